@@ -285,6 +285,12 @@ run_side() {
 	if [ "$kind" != kernel ]; then
 		daemon_status=0
 		stop_daemon
+		if grep -qE 'ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer' "$s/daemon.log"; then
+			echo "FAIL: sanitizer report in the daemon log:"
+			grep -m1 -A15 -E 'ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer' \
+				"$s/daemon.log" | sed 's/^/  | /'
+			side_failed=1
+		fi
 		if [ "$daemon_status" -ne 0 ]; then
 			echo "FAIL: unionfuse exited with status $daemon_status; daemon log tail:"
 			tail -n 20 "$s/daemon.log" | sed 's/^/  | /'
@@ -309,7 +315,7 @@ show_log_diff() { # $1 kernel log, $2 other log, $3 other name
 	local n
 	n=$(diff "$1" "$2" | grep -c '^<')
 	echo "  ($n differing lines in total; following differences:)"
-	diff "$1" "$2" | grep '^[<>]' | sed -n '3,12p' | sed 's/^</      kernel:/; s/^>/      other: /'
+	diff "$1" "$2" | grep '^[<>]' | sed -n '3,12p' | sed "s/^</      kernel:    /; s/^>/      $(printf '%-10s' "$3:") /"
 }
 
 show_tree_diff() { # $1 $2 $3 label
