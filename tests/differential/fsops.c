@@ -7,6 +7,8 @@
  *                           operations; print one line per operation:
  *                             <n> <op> <args> = <result>
  *                           result is 0 / a value, or -ERRNONAME.
+ *                           With FSOPS_ONLY="1,5,7-9" only those operations
+ *                           of the same sequence are executed (reduction).
  *   fsops --tree DIR        canonical listing of the tree below DIR (merged
  *                           view: path, type, mode, uid, gid, nlink, size,
  *                           sha256, symlink target, user.* xattrs; no
@@ -303,6 +305,16 @@ static const char *rename_flag_name(unsigned f)
 	return f == RENAME_NOREPLACE ? "NOREPLACE" : f == RENAME_EXCHANGE ? "EXCHANGE" : "0";
 }
 
+static int skip_op; /* generate the operation's arguments only */
+
+/* record the operation's arguments; stop here if it is not to be executed */
+#define ARGS(...)                                               \
+	do {                                                    \
+		snprintf(args, sizeof(args), __VA_ARGS__);      \
+		if (skip_op)                                    \
+			return;                                 \
+	} while (0)
+
 static void do_write_op(const char *p, int append, char *args, size_t alen)
 {
 	uint32_t r = rndn(4);
@@ -315,6 +327,8 @@ static void do_write_op(const char *p, int append, char *args, size_t alen)
 	else
 		snprintf(args, alen, "%s off=%lld len=%zu%s", p, (long long)off, len,
 			 creat ? " CREAT" : "");
+	if (skip_op)
+		return;
 	fill_bytes(dseed, iobuf, len);
 	int fd = open(p, O_WRONLY | O_CLOEXEC | O_NONBLOCK | (append ? O_APPEND : 0) |
 				 (creat ? O_CREAT : 0), 0644);
@@ -336,12 +350,16 @@ static void do_write_op(const char *p, int append, char *args, size_t alen)
 		snprintf(res + strlen(res), sizeof(res) - strlen(res), " close=-%s", errname(errno));
 }
 
+/* FSOPS_ONLY: the operations to execute (default all) */
+static unsigned char *only;
+
 static void run_op(int n)
 {
 	char p[16], q[16], tgt[64], args[512];
 	enum op op = pick_op();
 	args[0] = 0;
 	res[0] = 0;
+	skip_op = only && !only[n];
 
 	switch (op) {
 	case OP_CREATE: {
@@ -354,7 +372,7 @@ static void run_op(int n)
 		gen_path(p);
 		unsigned v = rndn(NELEM(V));
 		mode_t m = PICK(FILE_MODES);
-		snprintf(args, sizeof(args), "%s %s %04o", p, V[v].nm, (unsigned)m);
+		ARGS( "%s %s %04o", p, V[v].nm, (unsigned)m);
 		int fd = open(p, V[v].fl | O_CLOEXEC | O_NONBLOCK, m);
 		if (fd < 0) {
 			set_res(-1);
@@ -382,13 +400,13 @@ static void run_op(int n)
 	case OP_TRUNCATE: {
 		gen_path(p);
 		off_t len = rndn(3) == 0 ? 0 : (off_t)rndn(20000);
-		snprintf(args, sizeof(args), "%s %lld", p, (long long)len);
+		ARGS( "%s %lld", p, (long long)len);
 		set_res(truncate(p, len));
 		break;
 	}
 	case OP_READ: {
 		gen_path(p);
-		snprintf(args, sizeof(args), "%s", p);
+		ARGS( "%s", p);
 		int fd = open(p, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 		if (fd < 0) {
 			set_res(-1);
@@ -403,18 +421,18 @@ static void run_op(int n)
 	case OP_MKDIR: {
 		gen_path(p);
 		mode_t m = PICK(DIR_MODES);
-		snprintf(args, sizeof(args), "%s %04o", p, (unsigned)m);
+		ARGS( "%s %04o", p, (unsigned)m);
 		set_res(mkdir(p, m));
 		break;
 	}
 	case OP_RMDIR:
 		gen_path(p);
-		snprintf(args, sizeof(args), "%s", p);
+		ARGS( "%s", p);
 		set_res(rmdir(p));
 		break;
 	case OP_UNLINK:
 		gen_path(p);
-		snprintf(args, sizeof(args), "%s", p);
+		ARGS( "%s", p);
 		set_res(unlink(p));
 		break;
 	case OP_RENAME: {
@@ -422,25 +440,25 @@ static void run_op(int n)
 		gen_path(q);
 		uint32_t r = rndn(4);
 		unsigned fl = r < 2 ? 0 : r == 2 ? RENAME_NOREPLACE : RENAME_EXCHANGE;
-		snprintf(args, sizeof(args), "%s %s %s", p, q, rename_flag_name(fl));
+		ARGS( "%s %s %s", p, q, rename_flag_name(fl));
 		set_res(syscall(SYS_renameat2, AT_FDCWD, p, AT_FDCWD, q, fl));
 		break;
 	}
 	case OP_LINK:
 		gen_path(p);
 		gen_path(q);
-		snprintf(args, sizeof(args), "%s %s", p, q);
+		ARGS( "%s %s", p, q);
 		set_res(link(p, q));
 		break;
 	case OP_SYMLINK:
 		gen_target(tgt);
 		gen_path(p);
-		snprintf(args, sizeof(args), "%s %s", tgt, p);
+		ARGS( "%s %s", tgt, p);
 		set_res(symlink(tgt, p));
 		break;
 	case OP_READLINK: {
 		gen_path(p);
-		snprintf(args, sizeof(args), "%s", p);
+		ARGS( "%s", p);
 		char b[256];
 		ssize_t r = readlink(p, b, sizeof(b) - 1);
 		if (r < 0)
@@ -454,7 +472,7 @@ static void run_op(int n)
 	case OP_CHMOD: {
 		gen_path(p);
 		mode_t m = PICK(CHMOD_MODES);
-		snprintf(args, sizeof(args), "%s %04o", p, (unsigned)m);
+		ARGS( "%s %04o", p, (unsigned)m);
 		set_res(chmod(p, m));
 		break;
 	}
@@ -462,7 +480,7 @@ static void run_op(int n)
 		gen_path(p);
 		int u = PICK(UIDS), g = PICK(GIDS);
 		int nofollow = rndn(2);
-		snprintf(args, sizeof(args), "%s %d %d%s", p, u, g, nofollow ? " NOFOLLOW" : "");
+		ARGS( "%s %d %d%s", p, u, g, nofollow ? " NOFOLLOW" : "");
 		set_res(fchownat(AT_FDCWD, p, (uid_t)u, (gid_t)g,
 				 nofollow ? AT_SYMLINK_NOFOLLOW : 0));
 		break;
@@ -478,7 +496,7 @@ static void run_op(int n)
 		int nofollow = rndn(3) == 0;
 		if (omit_at)
 			ts[0].tv_nsec = UTIME_OMIT;
-		snprintf(args, sizeof(args), "%s at=%s%lld.%09ld mt=%lld.%09ld%s", p,
+		ARGS( "%s at=%s%lld.%09ld mt=%lld.%09ld%s", p,
 			 omit_at ? "OMIT/" : "", (long long)ts[0].tv_sec,
 			 omit_at ? 0L : ts[0].tv_nsec, (long long)ts[1].tv_sec,
 			 ts[1].tv_nsec, nofollow ? " NOFOLLOW" : "");
@@ -496,7 +514,7 @@ static void run_op(int n)
 		uint32_t r = rndn(4);
 		int fl = r < 2 ? 0 : r == 2 ? XATTR_CREATE : XATTR_REPLACE;
 		int nofollow = rndn(2);
-		snprintf(args, sizeof(args), "%s %s '%s' %s%s", p, name, val,
+		ARGS( "%s %s '%s' %s%s", p, name, val,
 			 fl == XATTR_CREATE ? "CREATE" : fl == XATTR_REPLACE ? "REPLACE" : "0",
 			 nofollow ? " NOFOLLOW" : "");
 		set_res(nofollow ? lsetxattr(p, name, val, vl, fl) : setxattr(p, name, val, vl, fl));
@@ -507,7 +525,7 @@ static void run_op(int n)
 		char name[16], val[256];
 		snprintf(name, sizeof(name), "user.x%u", rndn(4));
 		int nofollow = rndn(2);
-		snprintf(args, sizeof(args), "%s %s%s", p, name, nofollow ? " NOFOLLOW" : "");
+		ARGS( "%s %s%s", p, name, nofollow ? " NOFOLLOW" : "");
 		ssize_t r = nofollow ? lgetxattr(p, name, val, sizeof(val) - 1)
 				     : getxattr(p, name, val, sizeof(val) - 1);
 		if (r < 0)
@@ -521,7 +539,7 @@ static void run_op(int n)
 	case OP_LISTXATTR: {
 		gen_path(p);
 		int nofollow = rndn(2);
-		snprintf(args, sizeof(args), "%s%s", p, nofollow ? " NOFOLLOW" : "");
+		ARGS( "%s%s", p, nofollow ? " NOFOLLOW" : "");
 		char l[4096];
 		int r = list_user_xattrs(p, !nofollow, l, sizeof(l));
 		if (r < 0)
@@ -535,21 +553,21 @@ static void run_op(int n)
 		char name[16];
 		snprintf(name, sizeof(name), "user.x%u", rndn(4));
 		int nofollow = rndn(2);
-		snprintf(args, sizeof(args), "%s %s%s", p, name, nofollow ? " NOFOLLOW" : "");
+		ARGS( "%s %s%s", p, name, nofollow ? " NOFOLLOW" : "");
 		set_res(nofollow ? lremovexattr(p, name) : removexattr(p, name));
 		break;
 	}
 	case OP_MKFIFO: {
 		gen_path(p);
 		mode_t m = PICK(FILE_MODES);
-		snprintf(args, sizeof(args), "%s %04o", p, (unsigned)m);
+		ARGS( "%s %04o", p, (unsigned)m);
 		set_res(mknod(p, S_IFIFO | m, 0));
 		break;
 	}
 	case OP_STAT: {
 		gen_path(p);
 		int follow = rndn(4) == 0;
-		snprintf(args, sizeof(args), "%s%s", p, follow ? " FOLLOW" : "");
+		ARGS( "%s%s", p, follow ? " FOLLOW" : "");
 		struct stat st;
 		if (fstatat(AT_FDCWD, p, &st, follow ? 0 : AT_SYMLINK_NOFOLLOW) < 0)
 			set_res(-1);
@@ -565,7 +583,7 @@ static void run_op(int n)
 		gen_path(p);
 		if (rndn(4) == 0)
 			strcpy(p, ".");
-		snprintf(args, sizeof(args), "%s", p);
+		ARGS( "%s", p);
 		DIR *d = opendir(p);
 		if (!d) {
 			set_res(-1);
@@ -604,7 +622,7 @@ static void run_op(int n)
 		 * deterministic and verifies utimens and copy-up preserving mtime.
 		 */
 		gen_path(p);
-		snprintf(args, sizeof(args), "%s", p);
+		ARGS( "%s", p);
 		struct stat st;
 		if (lstat(p, &st) < 0)
 			set_res(-1);
@@ -625,10 +643,10 @@ static void run_op(int n)
 		size_t len = 1 + rndn(3000);
 		uint64_t dseed = rnd();
 		if (ren)
-			snprintf(args, sizeof(args), "%s rename:%s off=%lld len=%zu", p, q,
+			ARGS( "%s rename:%s off=%lld len=%zu", p, q,
 				 (long long)off, len);
 		else
-			snprintf(args, sizeof(args), "%s unlink off=%lld len=%zu", p,
+			ARGS( "%s unlink off=%lld len=%zu", p,
 				 (long long)off, len);
 		fill_bytes(dseed, iobuf, len);
 		int fd = open(p, O_RDWR | O_CLOEXEC | O_NONBLOCK);
@@ -682,7 +700,8 @@ static void run_op(int n)
 	case OP_COUNT:
 		break;
 	}
-	printf("%d %s %s = %s\n", n, OPS[op].name, args, res);
+	if (!skip_op)
+		printf("%d %s %s = %s\n", n, OPS[op].name, args, res);
 }
 
 /* --------------------------------------------------------------- SHA-256 */
@@ -922,12 +941,27 @@ int main(int argc, char **argv)
 		fprintf(stderr, "fsops: chroot %s: %s\n", argv[3], strerror(errno));
 		return 2;
 	}
+	const char *sel = getenv("FSOPS_ONLY");
+	if (sel && *sel) {
+		/* "1,5,7-9": a subset of the sequence, for reducing a failure;
+		 * skipped operations still consume their random draws */
+		only = calloc((size_t)nops + 1, 1);
+		for (char *tok = strdup(sel), *sv = NULL, *t = strtok_r(tok, ",", &sv); t;
+		     t = strtok_r(NULL, ",", &sv)) {
+			long a = strtol(t, &end, 10), b = a;
+			if (*end == '-')
+				b = strtol(end + 1, &end, 10);
+			for (long i = a < 1 ? 1 : a; i <= b && i <= nops; i++)
+				only[i] = 1;
+		}
+	}
 	uint64_t s = seed;
 	rng_state = splitmix64(&s) | 1;
 	/* odd seeds run with umask 0 so the daemon's own umask handling shows */
 	mode_t um = (seed & 1) ? 0 : 022;
 	umask(um);
-	printf("# fsops seed=%llu nops=%ld umask=%04o\n", seed, nops, (unsigned)um);
+	printf("# fsops seed=%llu nops=%ld umask=%04o%s\n", seed, nops, (unsigned)um,
+	       only ? " (FSOPS_ONLY subset)" : "");
 	for (long i = 1; i <= nops; i++)
 		run_op((int)i);
 	return 0;

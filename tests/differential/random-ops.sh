@@ -21,6 +21,9 @@
 #   UF_DIFF_TIMEOUT    seconds allowed for one fsops run (default 300)
 #   UF_DIFF_CONTEXT    log lines shown before the first difference (default 8)
 #   UNIONFUSE_ARGS     extra daemon options (default "-o timeout=0")
+#   UF_DIFF_REDUCE     1: shrink each failing seed's operation sequence to a
+#                      small reproducer (ddmin; UF_DIFF_REDUCE_MAX trials,
+#                      default 400) and print it
 #
 # For each seed: build identical branches (two lowers and an upper with a
 # fixed initial tree containing whiteouts and opaque dirs in overlayfs
@@ -263,7 +266,8 @@ run_side() {
 	else
 		mount_unionfuse "$s" || return 1
 	fi
-	timeout -k 10 "$TIMEOUT" "$FSOPS" "$seed" "$NOPS" "$s/m" >"$s/ops.log" 2>"$s/ops.err"
+	FSOPS_ONLY=$ONLY timeout -k 10 "$TIMEOUT" "$FSOPS" "$seed" "$NOPS" "$s/m" \
+		>"$s/ops.log" 2>"$s/ops.err"
 	rc=$?
 	if [ $rc -ne 0 ]; then
 		echo "FAIL: fsops on $kind side exited $rc (124 = timeout after ${TIMEOUT}s)"
@@ -323,51 +327,45 @@ show_tree_diff() { # $1 $2 $3 label
 	diff -u "$1" "$2" | sed -n '3,42p' | sed 's/^/      /'
 }
 
-# ------------------------------------------------------------------ main
-other=$([ "$UF_BIN" = kernel ] && echo kernel2 || echo unionfuse)
-echo "differential: $other vs kernel overlayfs (redirect_dir=on), seeds $(echo $seed_list), $NOPS ops each, work dir $work"
-failed_seeds=()
-for seed in $seed_list; do
-	t=$work/seed$seed
-	mkdir -p "$t"
-	seed_ok=1
-	side_failed=
-	# odd seeds start with an empty upper, even seeds with a populated one
-	if ! make_branches "$t/base" $((1 - seed % 2)); then
-		echo "FAIL: cannot create the initial branches"
-		exit 1
-	fi
+# ------------------------------------------------------- one comparison
+# check_pair T: run the seed on copies of T/base in T/k (kernel) and T/o
+# (the other side) and compare; prints FAIL lines, returns 1 on failure.
+# Uses $seed, $NOPS and $ONLY (FSOPS_ONLY subset, empty = all).
+check_pair() {
+	local t=$1 ok=0 s b
+	rm -rf "$t/k" "$t/o"
 	cp -a "$t/base" "$t/k" && cp -a "$t/base" "$t/o" || exit 1
 	for s in k o; do
 		for b in l1 l2; do "$FSOPS" --raw "$t/$s/$b" >"$t/$s/$b.before"; done
 	done
 
-	run_side "$t/k" kernel || seed_ok=0
 	side_failed=
-	run_side "$t/o" "$UF_BIN" || seed_ok=0
+	run_side "$t/k" kernel || ok=1
+	side_failed=
+	run_side "$t/o" "$UF_BIN" || ok=1
 
 	# 1. op logs
 	if [ -s "$t/k/ops.log" ] && [ -s "$t/o/ops.log" ]; then
 		if ! cmp -s "$t/k/ops.log" "$t/o/ops.log"; then
 			echo "seed $seed: FAIL: operation results differ"
 			show_log_diff "$t/k/ops.log" "$t/o/ops.log" "$other"
-			seed_ok=0
+			ok=1
 		fi
 	fi
 	# 2. merged views
 	if [ -f "$t/k/tree" ] && [ -f "$t/o/tree" ] && ! cmp -s "$t/k/tree" "$t/o/tree"; then
 		echo "seed $seed: FAIL: final merged trees differ"
 		show_tree_diff "$t/k/tree" "$t/o/tree" "kernel (-) vs $other (+)"
-		seed_ok=0
+		ok=1
 	fi
 	# 3. lowers unchanged
 	for s in k o; do
 		for b in l1 l2; do
 			"$FSOPS" --raw "$t/$s/$b" >"$t/$s/$b.after"
 			if ! cmp -s "$t/$s/$b.before" "$t/$s/$b.after"; then
-				echo "seed $seed: FAIL: lower branch $b modified by the $([ $s = k ] && echo kernel || echo $other) run"
+				echo "seed $seed: FAIL: lower branch $b modified by the $([ $s = k ] && echo kernel || echo "$other") run"
 				show_tree_diff "$t/$s/$b.before" "$t/$s/$b.after" "before (-) vs after (+)"
-				seed_ok=0
+				ok=1
 			fi
 		done
 	done
@@ -379,19 +377,108 @@ for seed in $seed_list; do
 			if ! cmp -s "$t/o/tree" "$t/o/tree.kernel"; then
 				echo "seed $seed: FAIL: kernel overlayfs on $other's branches shows a different tree"
 				show_tree_diff "$t/o/tree" "$t/o/tree.kernel" "$other view (-) vs kernel remount (+)"
-				seed_ok=0
+				ok=1
 			fi
 		else
 			echo "seed $seed: FAIL: kernel overlayfs refuses $other's branches"
-			seed_ok=0
+			ok=1
 		fi
 	fi
+	return $ok
+}
 
-	if [ $seed_ok = 1 ]; then
+# first differing op of T's logs (NOPS if the logs agree)
+first_diff_op() {
+	local c n
+	c=$(cmp "$1/k/ops.log" "$1/o/ops.log" 2>&1) || true
+	[ -n "$c" ] || { echo "$NOPS"; return; }
+	n=$(sed -n 's/.* line \([0-9]*\)$/\1/p' <<<"$c")
+	case $c in *EOF*) n=$((n + 1)) ;; esac
+	# log line n holds op n-1 (line 1 is the header); with a subset the
+	# op number is the first field of that line in either log
+	local op
+	op=$( (sed -n "${n}p" "$1/k/ops.log"; sed -n "${n}p" "$1/o/ops.log") | awk '$1 ~ /^[0-9]+$/ { print $1; exit }')
+	echo "${op:-$NOPS}"
+}
+
+# ------------------------------------------------------------- reduction
+# UF_DIFF_REDUCE=1: shrink a failing seed's op sequence (ddmin over the ops
+# before the first difference, which is always kept) and print a minimal
+# reproducer.
+reduce() { # $1 seed dir
+	local t=$1 last ops keep trials=0 max=${UF_DIFF_REDUCE_MAX:-400}
+	last=$(first_diff_op "$t")
+	ops=($(seq 1 $((last - 1))))
+	trial() { # $@ candidate ops; success (0) = still fails
+		trials=$((trials + 1))
+		ONLY=$(IFS=,; echo "$*${*:+,}$last")
+		! check_pair "$t" >/dev/null 2>&1
+	}
+	echo "seed $seed: reducing (first difference at op $last; $((last - 1)) ops before it; at most $max trials)"
+	if ! trial; then
+		: # the differing op alone is not enough
+		local n=2 len chunk i lo sub
+		while [ ${#ops[@]} -ge 1 ] && [ $trials -lt "$max" ]; do
+			len=${#ops[@]}
+			[ $n -gt "$len" ] && n=$len
+			chunk=$(((len + n - 1) / n))
+			local reduced=0
+			for ((i = 0; i < n; i++)); do
+				lo=$((i * chunk))
+				[ $lo -ge "$len" ] && break
+				keep=("${ops[@]:0:lo}" "${ops[@]:lo+chunk}")
+				if trial "${keep[@]}"; then
+					ops=("${keep[@]}")
+					n=$((n > 2 ? n - 1 : 2))
+					reduced=1
+					break
+				fi
+				[ $trials -ge "$max" ] && break
+			done
+			if [ $reduced = 0 ]; then
+				[ "$n" -ge "$len" ] && break
+				n=$((2 * n))
+			fi
+		done
+	else
+		ops=()
+	fi
+	ONLY=$(IFS=,; echo "${ops[*]}${ops[*]:+,}$last")
+	check_pair "$t" >"$t/reduced.report" 2>&1
+	echo "seed $seed: reduced to $((${#ops[@]} + 1)) ops after $trials trials: FSOPS_ONLY=$ONLY fsops $seed $NOPS MNT"
+	echo "  kernel log:"
+	sed 1d "$t/k/ops.log" | sed 's/^/      /'
+	echo "  $other log:"
+	sed 1d "$t/o/ops.log" | sed 's/^/      /'
+	grep -q 'merged trees differ\|different tree\|modified by' "$t/reduced.report" &&
+		grep -A12 'merged trees differ\|different tree\|modified by' "$t/reduced.report" | sed 's/^/  /'
+	ONLY=
+}
+
+# ------------------------------------------------------------------ main
+other=$([ "$UF_BIN" = kernel ] && echo kernel2 || echo unionfuse)
+echo "differential: $other vs kernel overlayfs (redirect_dir=on), seeds $(echo $seed_list), $NOPS ops each, work dir $work"
+ONLY=
+failed_seeds=()
+for seed in $seed_list; do
+	t=$work/seed$seed
+	mkdir -p "$t"
+	# odd seeds start with an empty upper, even seeds with a populated one
+	if ! make_branches "$t/base" $((1 - seed % 2)); then
+		echo "FAIL: cannot create the initial branches"
+		exit 1
+	fi
+	if check_pair "$t"; then
 		echo "seed $seed: ok ($(grep -c ' = [0-9]' "$t/k/ops.log") of $NOPS ops succeeded, $(wc -l <"$t/k/tree") entries in final tree)"
 		[ "${UF_DIFF_KEEP:-}" = 1 ] || rm -rf "$t"
 	else
 		failed_seeds+=("$seed")
+		if [ "${UF_DIFF_REDUCE:-}" = 1 ]; then
+			mkdir -p "$t/full"
+			cp -a "$t/k/ops.log" "$t/full/k.log"
+			cp -a "$t/o/ops.log" "$t/full/o.log"
+			reduce "$t"
+		fi
 	fi
 done
 
