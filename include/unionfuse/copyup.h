@@ -1,0 +1,23 @@
+/* Copy-up: giving an object that lives only in a lower branch a copy in the
+ * upper, built aside and published with one link/rename. */
+#pragma once
+
+#include "unionfuse/types.h"
+
+enum {
+	UF_COPYUP_NODATA = 1 << 0, /* the caller truncates to 0: copy no data */
+};
+
+/* Make sure @ino (and every parent) has an upper object. Returns 0 when it
+ * has one (also when another thread won the race), -EROFS on a read-only
+ * union, or -errno; on failure the upper holds nothing new. Takes the
+ * inodes' locks one at a time, parents first. */
+int uf_copyup(struct uf_fs *fs, struct uf_inode *ino, unsigned flags);
+
+/* Copy the xattrs of real object @src_path to @dst_path, skipping the
+ * format's private ones. The paths are /proc/self/fd links, followed to the
+ * objects (so not for symlinks). Returns 0 or -errno. */
+int uf_copy_xattrs(const char *src_path, const char *dst_path);
+
+/* Remove leftovers of copy-ups interrupted by a crash. */
+void uf_copyup_cleanup(struct uf_fs *fs);

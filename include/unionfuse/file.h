@@ -1,0 +1,18 @@
+/* Open files: a handle holds a real fd; reads switch to the upper copy once
+ * the file has been copied up, so no reader sees stale lower data. */
+#pragma once
+
+#include "unionfuse/types.h"
+
+struct uf_file {
+	GMutex lock;
+	_Atomic int fd;
+	bool lower;  /* ->lock: fd is the lower object's */
+	int old_fd;  /* ->lock: the lower fd after a switch, closed at release */
+};
+
+/* Make a handle for real fd @fd (consumed). */
+struct uf_file *uf_file_new(int fd, bool lower);
+
+/* Reply to an entry-making request with @ino's attributes. */
+void uf_reply_entry(fuse_req_t req, struct uf_fs *fs, struct uf_inode *ino, const struct stat *st);

@@ -1,0 +1,107 @@
+/* The inode table: one struct uf_inode per object the kernel knows, keyed by
+ * an identity that survives copy-up; lookup counting; st_ino mapping. */
+#pragma once
+
+#include <sys/stat.h>
+
+#include "unionfuse/types.h"
+
+#define UF_MAX_BRANCHES 500
+
+/* A snapshot of the real directories (or the one real object) behind an
+ * inode, top-first: the upper first when present. */
+struct uf_layers {
+	unsigned n;
+	struct uf_layer v[UF_MAX_BRANCHES + 1];
+};
+
+static inline struct uf_inode *uf_inode_from_id(struct uf_fs *fs, fuse_ino_t id)
+{
+	return id == FUSE_ROOT_ID ? fs->root : (struct uf_inode *)(uintptr_t)id;
+}
+
+static inline fuse_ino_t uf_inode_id(struct uf_fs *fs, struct uf_inode *ino)
+{
+	return ino == fs->root ? FUSE_ROOT_ID : (fuse_ino_t)(uintptr_t)ino;
+}
+
+static inline int uf_inode_upper(struct uf_inode *ino)
+{
+	return atomic_load_explicit(&ino->upper, memory_order_acquire);
+}
+
+/* The fd of the topmost real object. */
+static inline int uf_inode_top_fd(struct uf_inode *ino)
+{
+	int fd = uf_inode_upper(ino);
+	return fd >= 0 ? fd : ino->lower[0].fd;
+}
+
+/* Fill @ret with the inode's layers, upper first. */
+void uf_inode_layers(struct uf_inode *ino, struct uf_layers *ret);
+
+/* Is @ino a directory merged from more than one real directory? */
+bool uf_inode_is_merged(struct uf_inode *ino);
+
+/* The st_ino reported for identity @key: the real ino, with the index of its
+ * device in the high bits when it is not the upper's (cf. the kernel's xino).
+ * Lockless. */
+ino_t uf_st_ino(struct uf_fs *fs, const struct uf_key *key);
+
+/* Map a real (dev, ino) to the identity of the inode that shows it: a
+ * copied-up object keeps the identity of its origin. Takes inodes_lock. */
+void uf_key_resolve(struct uf_fs *fs, struct uf_key *key);
+
+/* Record that upper object @upper is a copy of identity @origin. Caller holds
+ * no lock. */
+void uf_origin_add(struct uf_fs *fs, const struct uf_key *upper, const struct uf_key *origin);
+/* Forget the record for upper object @upper (it was deleted). */
+void uf_origin_remove(struct uf_fs *fs, const struct uf_key *upper);
+
+/* stat() the inode's topmost object and rewrite st_ino (and st_nlink for
+ * merged dirs) as the union shows them. Returns 0 or -errno. */
+int uf_inode_stat(struct uf_fs *fs, struct uf_inode *ino, struct stat *st);
+void uf_stat_fixup(struct uf_fs *fs, struct uf_inode *ino, struct stat *st);
+
+/* Allocate an unpublished inode (refs 0, nlookup 0). */
+struct uf_inode *uf_inode_alloc(const struct uf_key *key, mode_t type);
+/* Free an inode never published to the table (closes its fds). */
+void uf_inode_discard(struct uf_inode *ino);
+
+/* Publish @cand under parent @dir and @name, or find the inode already
+ * published with its key; either way count one kernel lookup. @cand is
+ * consumed. Takes inodes_lock. Returns the published inode. */
+struct uf_inode *uf_inode_publish(struct uf_fs *fs, struct uf_inode *dir, const char *name,
+				  struct uf_inode *cand);
+
+/* Find a published inode by identity and count one kernel lookup on it.
+ * Returns NULL when there is none. Takes inodes_lock. */
+struct uf_inode *uf_inode_find_lookup(struct uf_fs *fs, const struct uf_key *key);
+
+/* Drop @n kernel lookups. Takes inodes_lock; may free the inode. */
+void uf_inode_forget(struct uf_fs *fs, struct uf_inode *ino, uint64_t n);
+
+/* Take and drop an internal reference (keeps the inode allocated). */
+void uf_inode_ref(struct uf_fs *fs, struct uf_inode *ino);
+void uf_inode_unref(struct uf_fs *fs, struct uf_inode *ino);
+
+/* Set the upper object of @ino to @fd (consumed). Caller holds ino->lock. */
+void uf_inode_set_upper(struct uf_inode *ino, int fd);
+
+/* Move @ino under @newdir as @newname (after a rename). Takes inodes_lock. */
+void uf_inode_move(struct uf_fs *fs, struct uf_inode *ino, struct uf_inode *newdir,
+		   const char *newname);
+
+/* Copy of the parent and name of @ino, with a ref on the parent. Returns 0,
+ * or -ENOENT for the root. Takes inodes_lock. */
+int uf_inode_get_parent(struct uf_fs *fs, struct uf_inode *ino, struct uf_inode **ret_parent,
+			char **ret_name);
+
+/* The path of directory @ino in the lower branches ("/a/b"), following
+ * redirects. Takes inodes_lock and the inodes' locks. */
+char *uf_inode_lower_path(struct uf_fs *fs, struct uf_inode *ino);
+
+/* The table's hash and equality, and the destroy function for teardown. */
+guint uf_key_hash(gconstpointer k);
+gboolean uf_key_equal(gconstpointer a, gconstpointer b);
+void uf_inode_free(struct uf_inode *ino);

@@ -1,0 +1,44 @@
+/* Command line -> struct uf_config. Pure: touches no file, so it is unit
+ * tested without a mount. */
+#pragma once
+
+#include <fuse_lowlevel.h>
+#include <glib.h>
+#include <stdbool.h>
+
+#define UF_DEFAULT_TIMEOUT 1.0 /* seconds; see docs/usage.md */
+
+struct uf_config {
+	GPtrArray *branches; /* char *, top-first: the upper (if any), then lowers */
+	bool has_upper;
+	char *workdir;
+	char *mountpoint;
+	double timeout;
+	bool read_only;
+	bool writeback;
+	bool userxattr; /* user.overlay.* instead of trusted.overlay.* */
+
+	bool foreground;
+	bool debug;
+	bool single_thread;
+	bool show_help;
+	bool show_version;
+	unsigned max_idle_threads;
+
+	struct fuse_args fuse_args; /* what is left for libfuse's session */
+};
+
+/* Split @spec on ':' not preceded by '\', unescaping "\:" and "\\".
+ * Returns 0 and a new array of strings in *ret_parts, or -EINVAL with a
+ * message in *reterr_msg when a part is empty. */
+int uf_params_split(const char *spec, GPtrArray **ret_parts, char **reterr_msg);
+
+/* Parse "LOWER[:LOWER...]:UPPER" (bottom to top) into @c->branches.
+ * Returns 0 or -EINVAL with *reterr_msg set. */
+int uf_params_parse_branches(const char *spec, struct uf_config *c, char **reterr_msg);
+
+/* Parse the whole argv. Returns 0, or -EINVAL with *reterr_msg set.
+ * After success with show_help/show_version set, other fields may be empty. */
+int uf_params_parse(int argc, char **argv, struct uf_config *c, char **reterr_msg);
+
+void uf_config_done(struct uf_config *c);

@@ -1,0 +1,14 @@
+/* The lifetime of a mounted union: branches opened and checked, the root
+ * inode, and teardown. */
+#pragma once
+
+#include "unionfuse/params.h"
+#include "unionfuse/types.h"
+
+/* Open and check every branch of @c (and the work dir and mount point):
+ * each exists, is a readable directory, none is given twice or nested in
+ * another, the mount point is in none of them. Creates nothing. Returns 0
+ * and a new filesystem in *ret, or -errno with one line in *reterr_msg. */
+int uf_fs_new(const struct uf_config *c, struct uf_fs **ret, char **reterr_msg);
+
+void uf_fs_free(struct uf_fs *fs);

@@ -1,0 +1,98 @@
+/* The core structures of a mounted union: the filesystem, its branches and
+ * its inodes. Mapping to kernel overlayfs: a "branch" is a layer; branches[0]
+ * is the upper layer when the union is writable.
+ *
+ * Lock order: fs->inodes_lock, then ino->lock. Never hold either across a
+ * fuse_reply_*() call: a reply may trigger a forget that frees the inode. */
+#pragma once
+
+#include <fuse_lowlevel.h>
+#include <glib.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#define UF_MAX_DEVS 64 /* distinct st_dev values we can map into st_ino */
+
+struct uf_branch {
+	char *path;    /* absolute, resolved once at start */
+	int fd;        /* O_RDONLY|O_DIRECTORY on the branch root */
+	dev_t dev;     /* of the root */
+	ino_t ino;
+	unsigned name_max; /* f_namelen of the branch's filesystem */
+	unsigned index;    /* position in fs->branches, 0 = top */
+	bool writable;     /* only the upper */
+};
+
+/* Identity of a real object: what a hash table of inodes is keyed by. */
+struct uf_key {
+	dev_t dev;
+	ino_t ino;
+};
+
+/* A real object in one lower branch. fd is O_RDONLY|O_DIRECTORY for
+ * directories and O_PATH|O_NOFOLLOW for everything else. */
+struct uf_layer {
+	int fd;
+	uint16_t branch;
+};
+
+struct uf_inode {
+	/* Identity: the origin's (dev, ino); it survives copy-up, so st_ino
+	 * does too. Immutable. */
+	struct uf_key key;
+	mode_t type; /* S_IFMT bits, immutable */
+
+	uint64_t nlookup; /* fs->inodes_lock: the kernel's lookup count */
+	uint32_t refs;    /* fs->inodes_lock: nlookup>0, children, open handles */
+
+	/* The upper object (dir: O_RDONLY|O_DIRECTORY, else O_PATH), or -1.
+	 * Set once, under ->lock, by lookup or copy-up; read locklessly. */
+	_Atomic int upper;
+
+	/* Lower objects, top-first; immutable once the inode is published.
+	 * A non-directory has at most one; an opaque directory none. */
+	uint16_t nlower;
+	struct uf_layer *lower;
+
+	struct uf_inode *parent; /* fs->inodes_lock; holds a ref */
+	char *name;              /* fs->inodes_lock */
+	char *redirect; /* fs->inodes_lock: dir path in the lowers ("/a/b") */
+
+	GMutex lock; /* serialises copy-up of this inode */
+};
+
+struct uf_fs {
+	unsigned n_branches;
+	struct uf_branch *branches; /* top-first */
+	struct uf_branch *upper;    /* &branches[0], or NULL when read-only */
+	int work_fd;                /* workdir for temp files, or -1 */
+	unsigned name_max;          /* smallest NAME_MAX over the branches */
+
+	char *xattr_prefix;  /* "trusted.overlay." or "user.overlay." */
+	char *xattr_opaque;  /* <prefix>opaque */
+	char *xattr_redirect;
+	char *xattr_impure;
+	char *xattr_origin;
+
+	double timeout; /* entry and attribute cache timeout, seconds */
+	bool writeback;
+	bool debug;
+
+	GMutex inodes_lock;
+	GHashTable *inodes;  /* struct uf_key * -> struct uf_inode * */
+	GHashTable *origins; /* upper key -> origin key, for copied-up objects */
+	struct uf_inode *root;
+
+	/* st_dev values mapped to a small index for st_ino; append-only. */
+	GMutex devs_lock;
+	dev_t devs[UF_MAX_DEVS];
+	_Atomic unsigned n_devs;
+};
+
+static inline struct uf_fs *uf_fs_from_req(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}

@@ -1,0 +1,49 @@
+/* The on-disk format shared with the kernel overlayfs: whiteouts (char 0/0),
+ * the opaque and redirect xattrs, and the aufs/OCI ".wh." forms we read. */
+#pragma once
+
+#include <stdbool.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "unionfuse/types.h"
+
+#define UF_WH_PREFIX ".wh."
+#define UF_WH_PREFIX_LEN 4
+#define UF_WH_OPAQUE ".wh..wh..opq"
+#define UF_WH_META_PREFIX ".wh..wh." /* aufs internal names */
+
+static inline bool uf_is_whiteout(const struct stat *st)
+{
+	return S_ISCHR(st->st_mode) && st->st_rdev == 0;
+}
+
+/* Is @name one of the aufs/OCI special names (".wh.*")? Those are format,
+ * never shown and never created through the mount. */
+static inline bool uf_is_wh_name(const char *name)
+{
+	return strncmp(name, UF_WH_PREFIX, UF_WH_PREFIX_LEN) == 0;
+}
+
+/* Is @name hidden in the branch below @dirfd by an aufs ".wh.NAME" file?
+ * Returns true or false; errors count as "no". */
+bool uf_has_aufs_whiteout(int dirfd, const char *name);
+
+/* Is the directory @dirfd (O_RDONLY) opaque, by xattr or ".wh..wh..opq"? */
+bool uf_dir_is_opaque(const struct uf_fs *fs, int dirfd);
+
+/* Read the redirect xattr of directory @dirfd. Returns 0 and a new string
+ * in *ret (NULL when there is none), or -errno. */
+int uf_dir_get_redirect(const struct uf_fs *fs, int dirfd, char **ret);
+
+int uf_dir_set_opaque(const struct uf_fs *fs, int dirfd);
+int uf_dir_set_redirect(const struct uf_fs *fs, int dirfd, const char *path);
+
+/* Mark the upper dir @dirfd impure: it holds copied-up or renamed entries. */
+void uf_dir_set_impure(const struct uf_fs *fs, int dirfd);
+
+/* Create a whiteout @name in upper dir @dirfd. Returns 0 or -errno. */
+int uf_whiteout_create(const struct uf_fs *fs, int dirfd, const char *name);
+
+/* Is @name a private xattr of the format (trusted.overlay.*, user.overlay.*)? */
+bool uf_is_private_xattr(const char *name);

@@ -1,0 +1,347 @@
+/* Copy-up. Regular files are built in an O_TMPFILE in the upper parent (or
+ * under a temporary name in the work directory) and published with one
+ * linkat(); other objects are made under a temporary name and published with
+ * renameat2(RENAME_NOREPLACE). So a daemon killed at any moment leaves either
+ * no upper object or the complete one. Data: FICLONE when the upper can
+ * reflink, else copy_file_range() of the data segments only (holes stay
+ * holes), else a 1 MiB buffer per call (never shared between threads). */
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+
+#include "unionfuse/copyup.h"
+#include "unionfuse/inode.h"
+#include "unionfuse/util.h"
+#include "unionfuse/whiteout.h"
+
+#define COPY_CHUNK (1 << 20)
+#define TMP_PREFIX ".wh..wh.uf-tmp."
+
+static atomic_uint tmp_counter;
+
+static void tmp_name(char buf[static 64])
+{
+	g_snprintf(buf, 64, TMP_PREFIX "%d.%u", (int)getpid(), atomic_fetch_add(&tmp_counter, 1));
+}
+
+int uf_copy_xattrs(const char *src, const char *dst)
+{
+	ssize_t n = listxattr(src, NULL, 0);
+	if (n < 0)
+		return errno == ENOTSUP ? 0 : -errno;
+	if (n == 0)
+		return 0;
+	g_autofree char *names = g_malloc(n);
+	n = listxattr(src, names, n);
+	if (n < 0)
+		return -errno;
+	for (char *name = names; name < names + n; name += strlen(name) + 1) {
+		if (uf_is_private_xattr(name))
+			continue;
+		ssize_t vn = getxattr(src, name, NULL, 0);
+		if (vn < 0)
+			continue;
+		g_autofree char *val = g_malloc(vn + 1);
+		vn = getxattr(src, name, val, vn);
+		if (vn < 0)
+			continue;
+		if (setxattr(dst, name, val, vn, 0) < 0) {
+			/* The upper may refuse a security label or an ACL it
+			 * does not support; user data must not be lost. */
+			if (g_str_has_prefix(name, "security.") ||
+			    g_str_has_prefix(name, "system.")) {
+				if (errno == ENOTSUP || errno == EPERM || errno == EINVAL)
+					continue;
+			}
+			return -errno;
+		}
+	}
+	return 0;
+}
+
+static int copy_range_loop(int src, int dst, off_t start, off_t end)
+{
+	off_t in = start, out = start;
+	bool use_cfr = true;
+	g_autofree char *buf = NULL;
+
+	while (in < end) {
+		size_t want = MIN((off_t)COPY_CHUNK * 16, end - in);
+		if (use_cfr) {
+			ssize_t n = copy_file_range(src, &in, dst, &out, want, 0);
+			if (n > 0)
+				continue;
+			if (n == 0)
+				return -EIO; /* file shrank under us */
+			if (errno != EXDEV && errno != EINVAL && errno != ENOSYS &&
+			    errno != EOPNOTSUPP)
+				return -errno;
+			use_cfr = false;
+			buf = g_malloc(COPY_CHUNK);
+		}
+		ssize_t n = pread(src, buf, MIN(want, COPY_CHUNK), in);
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EIO;
+		for (ssize_t done = 0; done < n;) {
+			ssize_t w = pwrite(dst, buf + done, n - done, out + done);
+			if (w < 0)
+				return -errno;
+			done += w;
+		}
+		in += n;
+		out += n;
+	}
+	return 0;
+}
+
+/* Copy the data of @src into @dst, keeping holes. */
+static int copy_data(int src, int dst, off_t size)
+{
+	if (size == 0)
+		return 0;
+	if (ioctl(dst, FICLONE, src) == 0)
+		return 0;
+
+	off_t pos = 0;
+	while (pos < size) {
+		off_t data = lseek(src, pos, SEEK_DATA);
+		if (data < 0) {
+			if (errno == ENXIO)
+				break; /* only a hole is left */
+			if (errno != EINVAL)
+				return -errno;
+			data = pos; /* no SEEK_DATA: copy everything */
+		}
+		off_t hole = lseek(src, data, SEEK_HOLE);
+		if (hole < 0)
+			hole = size;
+		hole = MIN(hole, size);
+		int r = copy_range_loop(src, dst, data, hole);
+		if (r < 0)
+			return r;
+		pos = hole;
+	}
+	return uf_neg_errno(ftruncate(dst, size));
+}
+
+/* Metadata in an order that keeps it: owner before mode (chown clears
+ * setuid), xattrs after chown (it clears security.capability), times last. */
+static int copy_meta_fd(int fd, const struct stat *st, const char *src_path)
+{
+	char dst_path[UF_PROC_FD_MAX];
+	struct timespec ts[2] = { st->st_atim, st->st_mtim };
+
+	if (fchown(fd, st->st_uid, st->st_gid) < 0)
+		return -errno;
+	if (fchmod(fd, st->st_mode & 07777) < 0)
+		return -errno;
+	int r = uf_copy_xattrs(src_path, uf_proc_fd(dst_path, fd));
+	if (r < 0)
+		return r;
+	return uf_neg_errno(futimens(fd, ts));
+}
+
+/* Build a regular file copy; returns an O_RDWR fd of the unnamed or
+ * temporary file, with *ret_tmp set when it has a temporary name. */
+static int make_regular(struct uf_fs *fs, int lower_fd, const struct stat *st, int pdir,
+			unsigned flags, int *ret_dirfd, char ret_tmp[static 64])
+{
+	char src_path[UF_PROC_FD_MAX];
+	_cleanup_close_ int src = open(uf_proc_fd(src_path, lower_fd), O_RDONLY | O_CLOEXEC);
+	_cleanup_close_ int dst = -1;
+	int r;
+
+	if (src < 0)
+		return -errno;
+	ret_tmp[0] = '\0';
+	*ret_dirfd = pdir;
+	dst = openat(pdir, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (dst < 0) {
+		if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
+			return -errno;
+		*ret_dirfd = fs->work_fd >= 0 ? fs->work_fd : pdir;
+		tmp_name(ret_tmp);
+		dst = openat(*ret_dirfd, ret_tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (dst < 0)
+			return -errno;
+	}
+	if (!(flags & UF_COPYUP_NODATA)) {
+		r = copy_data(src, dst, st->st_size);
+		if (r < 0)
+			goto fail;
+	}
+	r = copy_meta_fd(dst, st, src_path);
+	if (r < 0)
+		goto fail;
+	return uf_take_fd(&dst);
+fail:
+	if (ret_tmp[0])
+		unlinkat(*ret_dirfd, ret_tmp, 0);
+	return r;
+}
+
+static int publish_regular(int fd, int tmpdir, const char *tmp, int pdir, const char *name)
+{
+	char path[UF_PROC_FD_MAX];
+
+	if (tmp[0]) {
+		int r = uf_neg_errno(renameat2(tmpdir, tmp, pdir, name, RENAME_NOREPLACE));
+		if (r < 0)
+			unlinkat(tmpdir, tmp, 0);
+		return r;
+	}
+	return uf_neg_errno(linkat(AT_FDCWD, uf_proc_fd(path, fd), pdir, name, AT_SYMLINK_FOLLOW));
+}
+
+/* Make a non-regular object under a temporary name, with its metadata. */
+static int make_other(struct uf_fs *fs, int lower_fd, const struct stat *st, int tmpdir,
+		      const char *tmp)
+{
+	char src_path[UF_PROC_FD_MAX], dst_path[UF_PROC_FD_MAX];
+	struct timespec ts[2] = { st->st_atim, st->st_mtim };
+	int r;
+
+	(void)fs;
+	switch (st->st_mode & S_IFMT) {
+	case S_IFDIR:
+		r = uf_neg_errno(mkdirat(tmpdir, tmp, 0700));
+		break;
+	case S_IFLNK: {
+		g_autofree char *target = g_malloc(st->st_size + 1);
+		ssize_t n = readlinkat(lower_fd, "", target, st->st_size + 1);
+		if (n < 0)
+			return -errno;
+		if (n > st->st_size)
+			return -EIO; /* changed under us */
+		target[n] = '\0';
+		r = uf_neg_errno(symlinkat(target, tmpdir, tmp));
+		break;
+	}
+	default:
+		r = uf_neg_errno(mknodat(tmpdir, tmp, st->st_mode & S_IFMT, st->st_rdev));
+		break;
+	}
+	if (r < 0)
+		return r;
+
+	_cleanup_close_ int fd = openat(tmpdir, tmp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+		goto fail;
+	}
+	r = uf_neg_errno(fchownat(fd, "", st->st_uid, st->st_gid, AT_EMPTY_PATH));
+	if (r == 0 && !S_ISLNK(st->st_mode))
+		r = uf_neg_errno(fchmodat(AT_FDCWD, uf_proc_fd(dst_path, fd), st->st_mode & 07777, 0));
+	if (r == 0 && !S_ISLNK(st->st_mode))
+		r = uf_copy_xattrs(uf_proc_fd(src_path, lower_fd), dst_path);
+	if (r == 0)
+		r = uf_neg_errno(utimensat(tmpdir, tmp, ts, AT_SYMLINK_NOFOLLOW));
+	if (r == 0)
+		return 0;
+fail:
+	if (S_ISDIR(st->st_mode))
+		unlinkat(tmpdir, tmp, AT_REMOVEDIR);
+	else
+		unlinkat(tmpdir, tmp, 0);
+	return r;
+}
+
+/* Copy one object whose parent already has an upper. Caller holds ino->lock. */
+static int copyup_one(struct uf_fs *fs, struct uf_inode *ino, int pdir, const char *name,
+		      unsigned flags)
+{
+	int lower_fd = ino->lower[0].fd;
+	struct stat st, ust;
+	int r;
+
+	if (fstat(lower_fd, &st) < 0)
+		return -errno;
+
+	if (S_ISREG(st.st_mode)) {
+		char tmp[64];
+		int tmpdir = -1;
+		_cleanup_close_ int fd = make_regular(fs, lower_fd, &st, pdir, flags, &tmpdir, tmp);
+		if (fd < 0)
+			return fd;
+		r = publish_regular(fd, tmpdir, tmp, pdir, name);
+		if (r < 0)
+			return r;
+	} else {
+		char tmp[64];
+		int tmpdir = fs->work_fd >= 0 ? fs->work_fd : pdir;
+		tmp_name(tmp);
+		r = make_other(fs, lower_fd, &st, tmpdir, tmp);
+		if (r < 0)
+			return r;
+		r = uf_neg_errno(renameat2(tmpdir, tmp, pdir, name, RENAME_NOREPLACE));
+		if (r < 0) {
+			unlinkat(tmpdir, tmp, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0);
+			return r;
+		}
+	}
+
+	int oflags = S_ISDIR(st.st_mode) ? O_RDONLY | O_DIRECTORY : O_PATH;
+	int fd = openat(pdir, name, oflags | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &ust) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	uf_origin_add(fs, &(struct uf_key){ ust.st_dev, ust.st_ino }, &ino->key);
+	uf_inode_set_upper(ino, fd);
+	return 0;
+}
+
+int uf_copyup(struct uf_fs *fs, struct uf_inode *ino, unsigned flags)
+{
+	struct uf_inode *parent = NULL;
+	g_autofree char *name = NULL;
+	int r;
+
+	if (!fs->upper)
+		return -EROFS;
+	if (uf_inode_upper(ino) >= 0)
+		return 0;
+	r = uf_inode_get_parent(fs, ino, &parent, &name);
+	if (UF_WARN_ON(r < 0))
+		return -EIO; /* only the root has no parent, and it is upper */
+	r = uf_copyup(fs, parent, 0);
+	if (r == 0) {
+		g_mutex_lock(&ino->lock);
+		if (uf_inode_upper(ino) < 0)
+			r = copyup_one(fs, ino, uf_inode_upper(parent), name, flags);
+		g_mutex_unlock(&ino->lock);
+	}
+	uf_inode_unref(fs, parent);
+	return r;
+}
+
+void uf_copyup_cleanup(struct uf_fs *fs)
+{
+	if (fs->work_fd < 0)
+		return;
+	_cleanup_close_ int fd = openat(fs->work_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	DIR *d = fdopendir(fd);
+	if (!d)
+		return;
+	fd = -1;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (!g_str_has_prefix(de->d_name, TMP_PREFIX))
+			continue;
+		if (unlinkat(dirfd(d), de->d_name, 0) < 0 && errno == EISDIR)
+			unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR);
+	}
+	closedir(d);
+}

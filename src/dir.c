@@ -1,0 +1,507 @@
+/* mknod/mkdir/symlink/link/unlink/rmdir/rename. Every change lands in the
+ * upper branch: a name that still exists in a lower is hidden by a whiteout,
+ * a directory made where a lower one was removed is opaque, and a directory
+ * that exists in a lower is renamed by giving its upper copy an
+ * overlay.redirect xattr (the kernel's redirect_dir=on format) instead of
+ * failing with EXDEV. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "unionfuse/copyup.h"
+#include "unionfuse/dir.h"
+#include "unionfuse/file.h"
+#include "unionfuse/inode.h"
+#include "unionfuse/namei.h"
+#include "unionfuse/ops.h"
+#include "unionfuse/readdir.h"
+#include "unionfuse/util.h"
+#include "unionfuse/whiteout.h"
+
+/* Copy @dir up and make room for new entry @name in it. Returns the upper
+ * dir fd (borrowed from the inode) and whether a whiteout was replaced. */
+static int prepare_new(struct uf_fs *fs, struct uf_inode *dir, const char *name, int *ret_dirfd,
+		       bool *ret_over_whiteout)
+{
+	struct stat st;
+	int r;
+
+	if (!fs->upper)
+		return -EROFS;
+	r = uf_check_new_name(fs, name);
+	if (r < 0)
+		return r;
+	r = uf_copyup(fs, dir, 0);
+	if (r < 0)
+		return r;
+	int updir = uf_inode_upper(dir);
+
+	*ret_over_whiteout = false;
+	r = uf_neg_errno(fstatat(updir, name, &st, AT_SYMLINK_NOFOLLOW));
+	if (r == 0) {
+		if (!uf_is_whiteout(&st))
+			return -EEXIST;
+		r = uf_neg_errno(unlinkat(updir, name, 0));
+		if (r < 0)
+			return r;
+		*ret_over_whiteout = true;
+	} else if (r == -ENOENT) {
+		if (uf_has_aufs_whiteout(updir, name)) {
+			*ret_over_whiteout = true;
+		} else {
+			r = uf_name_in_lower(fs, dir, name);
+			if (r != 0)
+				return r < 0 ? r : -EEXIST;
+		}
+	} else {
+		return r;
+	}
+	*ret_dirfd = updir;
+	return 0;
+}
+
+/* Owner of a new object: the caller, with the group of a setgid parent. */
+static void new_owner(fuse_req_t req, int updir, uid_t *uid, gid_t *gid)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct stat pst;
+
+	*uid = ctx->uid;
+	*gid = ctx->gid;
+	if (fstat(updir, &pst) == 0 && (pst.st_mode & S_ISGID))
+		*gid = pst.st_gid;
+}
+
+/* Publish the new upper object @name of @dir as an inode. */
+static int publish_new(struct uf_fs *fs, struct uf_inode *dir, int updir, const char *name,
+		       struct uf_inode **ret_ino, struct stat *ret_st)
+{
+	struct stat st;
+	int fd = openat(updir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		int r = -errno;
+		close(fd);
+		return r;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		/* Directories keep an fd that can list and read xattrs. */
+		int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		close(fd);
+		if (dfd < 0)
+			return -errno;
+		fd = dfd;
+	}
+	struct uf_key key = { st.st_dev, st.st_ino };
+	uf_origin_remove(fs, &key); /* an old record for a reused ino */
+	struct uf_inode *cand = uf_inode_alloc(&key, st.st_mode);
+	uf_inode_set_upper(cand, fd);
+	struct uf_inode *ino = uf_inode_publish(fs, dir, name, cand);
+	uf_stat_fixup(fs, ino, &st);
+	*ret_ino = ino;
+	*ret_st = st;
+	return 0;
+}
+
+int uf_dir_create(struct uf_fs *fs, fuse_req_t req, struct uf_inode *dir, const char *name,
+		  mode_t mode, dev_t rdev, const char *link, int oflags, int *ret_fd,
+		  struct uf_inode **ret_ino, struct stat *ret_st)
+{
+	_cleanup_close_ int fd = -1;
+	bool over_whiteout;
+	int updir, r;
+	uid_t uid;
+	gid_t gid;
+
+	r = prepare_new(fs, dir, name, &updir, &over_whiteout);
+	if (r < 0)
+		return r;
+	new_owner(req, updir, &uid, &gid);
+
+	switch (mode & S_IFMT) {
+	case S_IFREG:
+		fd = openat(updir, name, oflags | O_CREAT | O_EXCL | O_CLOEXEC, mode & 07777);
+		r = fd < 0 ? -errno : uf_neg_errno(fchown(fd, uid, gid));
+		break;
+	case S_IFDIR:
+		r = uf_neg_errno(mkdirat(updir, name, mode & 07777));
+		if (r == 0)
+			r = uf_neg_errno(fchownat(updir, name, uid, gid, AT_SYMLINK_NOFOLLOW));
+		if (r == 0 && over_whiteout) {
+			_cleanup_close_ int dfd = openat(updir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			r = dfd < 0 ? -errno : uf_dir_set_opaque(fs, dfd);
+		}
+		break;
+	case S_IFLNK:
+		r = uf_neg_errno(symlinkat(link, updir, name));
+		if (r == 0)
+			r = uf_neg_errno(fchownat(updir, name, uid, gid, AT_SYMLINK_NOFOLLOW));
+		break;
+	default:
+		r = uf_neg_errno(mknodat(updir, name, mode, rdev));
+		if (r == 0)
+			r = uf_neg_errno(fchownat(updir, name, uid, gid, AT_SYMLINK_NOFOLLOW));
+		break;
+	}
+	if (r < 0) {
+		if (r != -EEXIST)
+			unlinkat(updir, name, S_ISDIR(mode) ? AT_REMOVEDIR : 0);
+		if (over_whiteout)
+			uf_whiteout_create(fs, updir, name);
+		return r;
+	}
+	r = publish_new(fs, dir, updir, name, ret_ino, ret_st);
+	if (r < 0)
+		return r;
+	if (ret_fd)
+		*ret_fd = uf_take_fd(&fd);
+	return 0;
+}
+
+static void reply_create(fuse_req_t req, struct uf_fs *fs, struct uf_inode *dir, const char *name,
+			 mode_t mode, dev_t rdev, const char *link)
+{
+	struct uf_inode *ino;
+	struct stat st;
+	int r = uf_dir_create(fs, req, dir, name, mode, rdev, link, 0, NULL, &ino, &st);
+
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else
+		uf_reply_entry(req, fs, ino, &st);
+}
+
+void uf_ll_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
+{
+	struct uf_fs *fs = uf_fs_from_req(req);
+
+	/* As the kernel: a whiteout cannot be made through the union. */
+	if (S_ISCHR(mode) && rdev == 0) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	reply_create(req, fs, uf_inode_from_id(fs, parent), name, mode, rdev, NULL);
+}
+
+void uf_ll_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	struct uf_fs *fs = uf_fs_from_req(req);
+
+	reply_create(req, fs, uf_inode_from_id(fs, parent), name, S_IFDIR | (mode & 07777), 0, NULL);
+}
+
+void uf_ll_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
+{
+	struct uf_fs *fs = uf_fs_from_req(req);
+
+	reply_create(req, fs, uf_inode_from_id(fs, parent), name, S_IFLNK | 0777, 0, link);
+}
+
+void uf_ll_link(fuse_req_t req, fuse_ino_t id, fuse_ino_t newparent, const char *newname)
+{
+	struct uf_fs *fs = uf_fs_from_req(req);
+	struct uf_inode *ino = uf_inode_from_id(fs, id);
+	struct uf_inode *dir = uf_inode_from_id(fs, newparent);
+	char path[UF_PROC_FD_MAX];
+	bool over_whiteout;
+	struct stat st;
+	int updir;
+
+	int r = uf_copyup(fs, ino, 0);
+	if (r == 0)
+		r = prepare_new(fs, dir, newname, &updir, &over_whiteout);
+	if (r == 0) {
+		int up = uf_inode_upper(ino);
+		r = uf_neg_errno(linkat(up, "", updir, newname, AT_EMPTY_PATH));
+		if (r == -ENOENT || r == -EPERM) /* no CAP_DAC_READ_SEARCH */
+			r = uf_neg_errno(linkat(AT_FDCWD, uf_proc_fd(path, up), updir, newname,
+						AT_SYMLINK_FOLLOW));
+		if (r < 0 && over_whiteout)
+			uf_whiteout_create(fs, updir, newname);
+	}
+	if (r == 0)
+		r = uf_inode_stat(fs, ino, &st);
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	struct uf_key key = ino->key;
+	struct uf_inode *same = uf_inode_find_lookup(fs, &key);
+	if (UF_WARN_ON(same != ino)) {
+		if (same)
+			uf_inode_forget(fs, same, 1);
+		fuse_reply_err(req, EIO);
+		return;
+	}
+	uf_reply_entry(req, fs, ino, &st);
+}
+
+/* Remove the upper entry @name of @updir (a file or an empty dir), noting
+ * when the last link of a copied-up object goes. */
+static int remove_upper(struct uf_fs *fs, int updir, const char *name, bool is_dir)
+{
+	struct stat st;
+
+	if (fstatat(updir, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	int r = uf_neg_errno(unlinkat(updir, name, is_dir ? AT_REMOVEDIR : 0));
+	if (r == 0 && (is_dir || st.st_nlink <= 1))
+		uf_origin_remove(fs, &(struct uf_key){ st.st_dev, st.st_ino });
+	return r;
+}
+
+/* Empty an upper directory that is empty in the union: only whiteouts and
+ * ".wh." names may be left in it. */
+static int clear_whiteouts(int updir)
+{
+	_cleanup_close_ int fd = openat(updir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	DIR *d = fdopendir(fd);
+	if (!d)
+		return -errno;
+	fd = -1;
+	struct dirent *de;
+	struct stat st;
+	int r = 0;
+	while (r == 0 && (de = readdir(d))) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (uf_is_whiteout(&st) || (uf_is_wh_name(de->d_name) && !S_ISDIR(st.st_mode)))
+			r = uf_neg_errno(unlinkat(dirfd(d), de->d_name, 0));
+		else
+			r = -ENOTEMPTY;
+	}
+	closedir(d);
+	return r;
+}
+
+/* What a name in a directory is, for the removing calls. */
+struct victim {
+	struct stat st;
+	bool in_upper;  /* the topmost object is the upper's */
+	bool in_lower;  /* a lower object would show if the upper one went */
+};
+
+static int find_victim(struct uf_fs *fs, struct uf_inode *dir, const char *name, struct victim *v)
+{
+	struct uf_layers L;
+	unsigned found;
+
+	uf_inode_layers(dir, &L);
+	int r = uf_find(fs, &L, name, &found, &v->st);
+	if (r < 0)
+		return r;
+	v->in_upper = fs->upper && L.v[found].branch == 0 && uf_inode_upper(dir) >= 0;
+	r = v->in_upper ? uf_name_in_lower(fs, dir, name) : 1;
+	if (r < 0)
+		return r;
+	v->in_lower = r;
+	return 0;
+}
+
+/* Check that directory @name in @dir is empty in the union and empty its
+ * upper copy of whiteouts. */
+static int prepare_rmdir(struct uf_fs *fs, struct uf_inode *dir, const char *name)
+{
+	struct uf_inode *child;
+	struct stat st;
+
+	int r = uf_namei(fs, dir, name, &child, &st);
+	if (r < 0)
+		return r;
+	r = uf_dir_is_empty(fs, child);
+	if (r == 0)
+		r = -ENOTEMPTY;
+	else if (r > 0)
+		r = uf_inode_upper(child) >= 0 ? clear_whiteouts(uf_inode_upper(child)) : 0;
+	uf_inode_forget(fs, child, 1);
+	return r;
+}
+
+static int do_remove(struct uf_fs *fs, struct uf_inode *dir, const char *name, bool is_dir)
+{
+	struct victim v;
+
+	if (!fs->upper)
+		return -EROFS;
+	int r = find_victim(fs, dir, name, &v);
+	if (r < 0)
+		return r;
+	if (is_dir && !S_ISDIR(v.st.st_mode))
+		return -ENOTDIR;
+	if (!is_dir && S_ISDIR(v.st.st_mode))
+		return -EISDIR;
+	if (is_dir) {
+		r = prepare_rmdir(fs, dir, name);
+		if (r < 0)
+			return r;
+	}
+	r = uf_copyup(fs, dir, 0);
+	if (r < 0)
+		return r;
+	int updir = uf_inode_upper(dir);
+	if (v.in_upper) {
+		r = remove_upper(fs, updir, name, is_dir);
+		if (r < 0)
+			return r;
+	}
+	return v.in_lower ? uf_whiteout_create(fs, updir, name) : 0;
+}
+
+void uf_ll_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct uf_fs *fs = uf_fs_from_req(req);
+
+	fuse_reply_err(req, -do_remove(fs, uf_inode_from_id(fs, parent), name, false));
+}
+
+void uf_ll_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct uf_fs *fs = uf_fs_from_req(req);
+
+	fuse_reply_err(req, -do_remove(fs, uf_inode_from_id(fs, parent), name, true));
+}
+
+/* Give a directory that has lower parts, about to move, a redirect to where
+ * those parts are, unless it already has one. Caller copied it up. */
+static int set_redirect(struct uf_fs *fs, struct uf_inode *ino)
+{
+	if (!S_ISDIR(ino->type) || ino->nlower == 0)
+		return 0;
+	g_autofree char *path = uf_inode_lower_path(fs, ino);
+	int r = uf_dir_set_redirect(fs, uf_inode_upper(ino), path);
+	if (r < 0)
+		return r == -ENOTSUP ? -EXDEV : r;
+	g_mutex_lock(&fs->inodes_lock);
+	if (!ino->redirect)
+		ino->redirect = g_steal_pointer(&path);
+	g_mutex_unlock(&fs->inodes_lock);
+	return 0;
+}
+
+static int do_rename(struct uf_fs *fs, struct uf_inode *dir, const char *name,
+		     struct uf_inode *newdir, const char *newname, unsigned flags)
+{
+	struct uf_inode *src = NULL, *dst = NULL;
+	struct stat sst, dst_st;
+	struct victim vsrc, vdst;
+	int r;
+
+	if (!fs->upper)
+		return -EROFS;
+	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE))
+		return -EINVAL;
+	r = uf_check_new_name(fs, newname);
+	if (r < 0)
+		return r;
+	r = find_victim(fs, dir, name, &vsrc);
+	if (r < 0)
+		return r;
+	r = uf_namei(fs, dir, name, &src, &sst);
+	if (r < 0)
+		return r;
+
+	r = find_victim(fs, newdir, newname, &vdst);
+	bool dst_exists = r == 0;
+	if (r < 0 && r != -ENOENT)
+		goto out;
+	r = 0;
+	if (dst_exists && (flags & RENAME_NOREPLACE)) {
+		r = -EEXIST;
+		goto out;
+	}
+	if (!dst_exists && (flags & RENAME_EXCHANGE)) {
+		r = -ENOENT;
+		goto out;
+	}
+	if (dst_exists) {
+		r = uf_namei(fs, newdir, newname, &dst, &dst_st);
+		if (r < 0)
+			goto out;
+		if (dst == src) /* hard links of one file: nothing to do */
+			goto out;
+	}
+	if (dst_exists && !(flags & RENAME_EXCHANGE)) {
+		bool sdir = S_ISDIR(sst.st_mode), ddir = S_ISDIR(dst_st.st_mode);
+		if (sdir && !ddir) {
+			r = -ENOTDIR;
+			goto out;
+		}
+		if (!sdir && ddir) {
+			r = -EISDIR;
+			goto out;
+		}
+		if (ddir) {
+			r = uf_dir_is_empty(fs, dst);
+			if (r == 0)
+				r = -ENOTEMPTY;
+			if (r < 0)
+				goto out;
+			r = uf_copyup(fs, dst, 0);
+			if (r == 0)
+				r = clear_whiteouts(uf_inode_upper(dst));
+			if (r < 0)
+				goto out;
+		}
+	}
+
+	r = uf_copyup(fs, src, 0);
+	if (r == 0 && (flags & RENAME_EXCHANGE))
+		r = uf_copyup(fs, dst, 0);
+	if (r == 0)
+		r = uf_copyup(fs, newdir, 0);
+	if (r == 0)
+		r = set_redirect(fs, src);
+	if (r == 0 && (flags & RENAME_EXCHANGE))
+		r = set_redirect(fs, dst);
+	if (r < 0)
+		goto out;
+	/* A pure-upper dir moving into a merged dir must not start merging
+	 * with a lower dir of its new name. */
+	if (S_ISDIR(src->type) && src->nlower == 0 && newdir->nlower > 0) {
+		r = uf_dir_set_opaque(fs, uf_inode_upper(src));
+		if (r < 0)
+			goto out;
+	}
+
+	int from = uf_inode_upper(dir), to = uf_inode_upper(newdir);
+	unsigned rflags = flags;
+	bool whiteout = !(flags & RENAME_EXCHANGE) && vsrc.in_lower;
+	if (whiteout)
+		rflags |= RENAME_WHITEOUT;
+	r = uf_neg_errno(renameat2(from, name, to, newname, rflags));
+	if (r < 0 && whiteout && (r == -EINVAL || r == -EPERM || r == -EOPNOTSUPP)) {
+		r = uf_neg_errno(renameat2(from, name, to, newname, flags));
+		if (r == 0)
+			r = uf_whiteout_create(fs, from, name);
+	}
+	if (r < 0)
+		goto out;
+	if (dst_exists && !(flags & RENAME_EXCHANGE) && vdst.in_upper &&
+	    (S_ISDIR(vdst.st.st_mode) || vdst.st.st_nlink <= 1))
+		uf_origin_remove(fs, &(struct uf_key){ vdst.st.st_dev, vdst.st.st_ino });
+	uf_inode_move(fs, src, newdir, newname);
+	if (flags & RENAME_EXCHANGE)
+		uf_inode_move(fs, dst, dir, name);
+out:
+	if (dst)
+		uf_inode_forget(fs, dst, 1);
+	uf_inode_forget(fs, src, 1);
+	return r;
+}
+
+void uf_ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+		  const char *newname, unsigned int flags)
+{
+	struct uf_fs *fs = uf_fs_from_req(req);
+
+	fuse_reply_err(req, -do_rename(fs, uf_inode_from_id(fs, parent), name,
+				       uf_inode_from_id(fs, newparent), newname, flags));
+}

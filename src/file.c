@@ -1,0 +1,222 @@
+/* open/create/read/write and the other calls on open files. Data moves with
+ * splice where the kernel allows (fuse_reply_data and fuse_buf_copy on fd
+ * buffers), never through a per-request copy of our own. */
+#include <fcntl.h>
+#include <string.h>
+
+#include "unionfuse/copyup.h"
+#include "unionfuse/dir.h"
+#include "unionfuse/file.h"
+#include "unionfuse/inode.h"
+#include "unionfuse/ops.h"
+#include "unionfuse/util.h"
+
+struct uf_file *uf_file_new(int fd, bool lower)
+{
+	struct uf_file *f = g_new0(struct uf_file, 1);
+
+	g_mutex_init(&f->lock);
+	atomic_init(&f->fd, fd);
+	f->lower = lower;
+	f->old_fd = -1;
+	return f;
+}
+
+static struct uf_file *file_of(struct fuse_file_info *fi)
+{
+	return (struct uf_file *)(uintptr_t)fi->fh;
+}
+
+void uf_reply_entry(fuse_req_t req, struct uf_fs *fs, struct uf_inode *ino, const struct stat *st)
+{
+	struct fuse_entry_param e = {
+		.ino = uf_inode_id(fs, ino),
+		.attr = *st,
+		.attr_timeout = fs->timeout,
+		.entry_timeout = fs->timeout,
+	};
+	fuse_reply_entry(req, &e);
+}
+
+/* The fd to read from: switch a lower handle to the upper after copy-up. */
+static int read_fd(struct uf_inode *ino, struct uf_file *f)
+{
+	int fd = atomic_load(&f->fd);
+	int up = uf_inode_upper(ino);
+
+	if (up < 0 || !f->lower)
+		return fd;
+	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&f->lock);
+	if (!f->lower)
+		return atomic_load(&f->fd);
+	char path[UF_PROC_FD_MAX];
+	int nfd = open(uf_proc_fd(path, up), O_RDONLY | O_CLOEXEC);
+	if (nfd < 0)
+		return fd; /* keep serving the old data rather than failing */
+	f->old_fd = atomic_exchange(&f->fd, nfd);
+	f->lower = false;
+	return nfd;
+}
+
+static int open_flags(struct uf_fs *fs, int flags)
+{
+	flags &= ~(O_CREAT | O_EXCL | O_NOCTTY);
+	/* With the writeback cache the kernel may read a page it writes to,
+	 * and it handles O_APPEND itself. */
+	if (fs->writeback) {
+		if ((flags & O_ACCMODE) == O_WRONLY)
+			flags = (flags & ~O_ACCMODE) | O_RDWR;
+		flags &= ~O_APPEND;
+	}
+	return flags | O_CLOEXEC;
+}
+
+void uf_ll_open(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
+{
+	struct uf_fs *fs = uf_fs_from_req(req);
+	struct uf_inode *ino = uf_inode_from_id(fs, id);
+	int flags = open_flags(fs, fi->flags);
+	bool writing = (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
+	char path[UF_PROC_FD_MAX];
+
+	if (writing) {
+		int r = uf_copyup(fs, ino, (flags & O_TRUNC) ? UF_COPYUP_NODATA : 0);
+		if (r < 0) {
+			fuse_reply_err(req, -r);
+			return;
+		}
+	}
+	int up = uf_inode_upper(ino);
+	int fd = open(uf_proc_fd(path, up >= 0 ? up : ino->lower[0].fd), flags);
+	if (fd < 0) {
+		fuse_reply_err(req, errno);
+		return;
+	}
+	fi->fh = (uintptr_t)uf_file_new(fd, up < 0);
+	fi->keep_cache = 1; /* auto_inval_data drops it when mtime/size change */
+	if (fi->flags & O_DIRECT)
+		fi->direct_io = 1;
+	fuse_reply_open(req, fi);
+}
+
+void uf_ll_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		  struct fuse_file_info *fi)
+{
+	struct uf_fs *fs = uf_fs_from_req(req);
+	struct uf_inode *dir = uf_inode_from_id(fs, parent);
+	struct uf_inode *ino;
+	struct stat st;
+	int fd;
+
+	int r = uf_dir_create(fs, req, dir, name, S_IFREG | (mode & 07777), 0, NULL,
+			      open_flags(fs, fi->flags), &fd, &ino, &st);
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	fi->fh = (uintptr_t)uf_file_new(fd, false);
+	fi->keep_cache = 1;
+	struct fuse_entry_param e = {
+		.ino = uf_inode_id(fs, ino),
+		.attr = st,
+		.attr_timeout = fs->timeout,
+		.entry_timeout = fs->timeout,
+	};
+	if (fuse_reply_create(req, &e, fi) < 0) {
+		/* The request was interrupted: undo what the kernel won't. */
+		close(fd);
+		uf_inode_forget(fs, ino, 1);
+	}
+}
+
+void uf_ll_read(fuse_req_t req, fuse_ino_t id, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct uf_fs *fs = uf_fs_from_req(req);
+	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
+
+	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+	buf.buf[0].fd = read_fd(uf_inode_from_id(fs, id), file_of(fi));
+	buf.buf[0].pos = off;
+	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+}
+
+void uf_ll_write_buf(fuse_req_t req, fuse_ino_t id, struct fuse_bufvec *in, off_t off,
+		     struct fuse_file_info *fi)
+{
+	struct fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in));
+
+	(void)id;
+	out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+	out.buf[0].fd = atomic_load(&file_of(fi)->fd);
+	out.buf[0].pos = off;
+	ssize_t n = fuse_buf_copy(&out, in, 0);
+	if (n < 0)
+		fuse_reply_err(req, (int)-n);
+	else
+		fuse_reply_write(req, (size_t)n);
+}
+
+void uf_ll_flush(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
+{
+	(void)id;
+	/* close() of a dup reports delayed write errors (NFS-style uppers). */
+	int fd = dup(atomic_load(&file_of(fi)->fd));
+	int r = fd < 0 ? -errno : uf_neg_errno(close(fd));
+	fuse_reply_err(req, -r);
+}
+
+void uf_ll_release(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
+{
+	struct uf_file *f = file_of(fi);
+
+	(void)id;
+	close(atomic_load(&f->fd));
+	if (f->old_fd >= 0)
+		close(f->old_fd);
+	g_mutex_clear(&f->lock);
+	g_free(f);
+	fuse_reply_err(req, 0);
+}
+
+void uf_ll_fsync(fuse_req_t req, fuse_ino_t id, int datasync, struct fuse_file_info *fi)
+{
+	int fd = atomic_load(&file_of(fi)->fd);
+
+	(void)id;
+	fuse_reply_err(req, -uf_neg_errno(datasync ? fdatasync(fd) : fsync(fd)));
+}
+
+void uf_ll_fallocate(fuse_req_t req, fuse_ino_t id, int mode, off_t offset, off_t length,
+		     struct fuse_file_info *fi)
+{
+	(void)id;
+	int r = uf_neg_errno(fallocate(atomic_load(&file_of(fi)->fd), mode, offset, length));
+	fuse_reply_err(req, -r);
+}
+
+void uf_ll_lseek(fuse_req_t req, fuse_ino_t id, off_t off, int whence, struct fuse_file_info *fi)
+{
+	struct uf_fs *fs = uf_fs_from_req(req);
+	off_t r = lseek(read_fd(uf_inode_from_id(fs, id), file_of(fi)), off, whence);
+
+	if (r < 0)
+		fuse_reply_err(req, errno);
+	else
+		fuse_reply_lseek(req, r);
+}
+
+void uf_ll_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
+			   struct fuse_file_info *fi_in, fuse_ino_t ino_out, off_t off_out,
+			   struct fuse_file_info *fi_out, size_t len, int flags)
+{
+	struct uf_fs *fs = uf_fs_from_req(req);
+	int in = read_fd(uf_inode_from_id(fs, ino_in), file_of(fi_in));
+	int out = atomic_load(&file_of(fi_out)->fd);
+
+	(void)ino_out;
+	ssize_t n = copy_file_range(in, &off_in, out, &off_out, len, flags);
+	if (n < 0)
+		fuse_reply_err(req, errno);
+	else
+		fuse_reply_write(req, (size_t)n);
+}

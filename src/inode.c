@@ -1,0 +1,281 @@
+/* The inode table. An inode is published once per identity: the (dev, ino)
+ * of its origin, so hard links in one branch share one inode and a copy-up
+ * keeps st_ino. Lookup counts follow the kernel's exactly; an inode lives
+ * while the kernel knows it or a child points to it. */
+#include <fcntl.h>
+#include <string.h>
+
+#include "unionfuse/inode.h"
+#include "unionfuse/util.h"
+
+guint uf_key_hash(gconstpointer k)
+{
+	const struct uf_key *key = k;
+	guint64 h = (guint64)key->ino * 0x9E3779B97F4A7C15ull ^ (guint64)key->dev;
+	return (guint)(h ^ (h >> 32));
+}
+
+gboolean uf_key_equal(gconstpointer a, gconstpointer b)
+{
+	const struct uf_key *x = a, *y = b;
+	return x->dev == y->dev && x->ino == y->ino;
+}
+
+void uf_inode_layers(struct uf_inode *ino, struct uf_layers *ret)
+{
+	unsigned n = 0;
+	int up = uf_inode_upper(ino);
+
+	if (up >= 0)
+		ret->v[n++] = (struct uf_layer){ .fd = up, .branch = 0 };
+	for (unsigned i = 0; i < ino->nlower; i++)
+		ret->v[n++] = ino->lower[i];
+	ret->n = n;
+}
+
+bool uf_inode_is_merged(struct uf_inode *ino)
+{
+	if (!S_ISDIR(ino->type))
+		return false;
+	return ino->nlower > 1 || (ino->nlower == 1 && uf_inode_upper(ino) >= 0);
+}
+
+static unsigned dev_index(struct uf_fs *fs, dev_t dev)
+{
+	unsigned n = atomic_load_explicit(&fs->n_devs, memory_order_acquire);
+
+	for (unsigned i = 0; i < n; i++)
+		if (fs->devs[i] == dev)
+			return i;
+
+	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&fs->devs_lock);
+	n = atomic_load_explicit(&fs->n_devs, memory_order_relaxed);
+	for (unsigned i = 0; i < n; i++)
+		if (fs->devs[i] == dev)
+			return i;
+	if (n == UF_MAX_DEVS)
+		return UF_MAX_DEVS - 1; /* shared overflow slot; see docs/design.md */
+	fs->devs[n] = dev;
+	atomic_store_explicit(&fs->n_devs, n + 1, memory_order_release);
+	return n;
+}
+
+ino_t uf_st_ino(struct uf_fs *fs, const struct uf_key *key)
+{
+	unsigned idx = dev_index(fs, key->dev);
+
+	if (idx == 0)
+		return key->ino;
+	return ((uint64_t)idx << 56) | ((uint64_t)key->ino & ((1ull << 56) - 1));
+}
+
+void uf_key_resolve(struct uf_fs *fs, struct uf_key *key)
+{
+	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&fs->inodes_lock);
+	const struct uf_key *origin = g_hash_table_lookup(fs->origins, key);
+
+	if (origin)
+		*key = *origin;
+}
+
+void uf_origin_add(struct uf_fs *fs, const struct uf_key *upper, const struct uf_key *origin)
+{
+	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&fs->inodes_lock);
+	g_hash_table_replace(fs->origins, g_memdup2(upper, sizeof(*upper)),
+			     g_memdup2(origin, sizeof(*origin)));
+}
+
+void uf_origin_remove(struct uf_fs *fs, const struct uf_key *upper)
+{
+	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&fs->inodes_lock);
+	g_hash_table_remove(fs->origins, upper);
+}
+
+void uf_stat_fixup(struct uf_fs *fs, struct uf_inode *ino, struct stat *st)
+{
+	st->st_ino = uf_st_ino(fs, &ino->key);
+	/* As the kernel: counting subdirs of a merged dir is not worth it, and
+	 * nlink 1 tells find(1) not to rely on it. */
+	if (uf_inode_is_merged(ino))
+		st->st_nlink = 1;
+}
+
+int uf_inode_stat(struct uf_fs *fs, struct uf_inode *ino, struct stat *st)
+{
+	int r = uf_neg_errno(fstat(uf_inode_top_fd(ino), st));
+	if (r < 0)
+		return r;
+	uf_stat_fixup(fs, ino, st);
+	return 0;
+}
+
+struct uf_inode *uf_inode_alloc(const struct uf_key *key, mode_t type)
+{
+	struct uf_inode *ino = g_new0(struct uf_inode, 1);
+
+	ino->key = *key;
+	ino->type = type & S_IFMT;
+	atomic_init(&ino->upper, -1);
+	g_mutex_init(&ino->lock);
+	return ino;
+}
+
+void uf_inode_free(struct uf_inode *ino)
+{
+	int up = uf_inode_upper(ino);
+
+	if (up >= 0)
+		close(up);
+	for (unsigned i = 0; i < ino->nlower; i++)
+		close(ino->lower[i].fd);
+	g_free(ino->lower);
+	g_free(ino->name);
+	g_free(ino->redirect);
+	g_mutex_clear(&ino->lock);
+	g_free(ino);
+}
+
+void uf_inode_discard(struct uf_inode *ino)
+{
+	if (ino)
+		uf_inode_free(ino);
+}
+
+/* Drop one ref; free the inode and walk up while parents drop to zero.
+ * Caller holds inodes_lock. */
+static void unref_locked(struct uf_fs *fs, struct uf_inode *ino)
+{
+	while (ino) {
+		if (UF_WARN_ON(ino->refs == 0))
+			return;
+		if (--ino->refs > 0 || ino == fs->root)
+			return;
+		struct uf_inode *parent = ino->parent;
+		if (g_hash_table_lookup(fs->inodes, &ino->key) == ino)
+			g_hash_table_remove(fs->inodes, &ino->key);
+		uf_inode_free(ino);
+		ino = parent;
+	}
+}
+
+static void count_lookup_locked(struct uf_inode *ino)
+{
+	if (ino->nlookup++ == 0)
+		ino->refs++;
+}
+
+struct uf_inode *uf_inode_publish(struct uf_fs *fs, struct uf_inode *dir, const char *name,
+				  struct uf_inode *cand)
+{
+	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&fs->inodes_lock);
+	struct uf_inode *old = g_hash_table_lookup(fs->inodes, &cand->key);
+
+	if (old && old->type == cand->type) {
+		count_lookup_locked(old);
+		g_clear_pointer(&l, g_mutex_locker_free);
+		uf_inode_free(cand);
+		return old;
+	}
+	/* A stale entry of another type (the real inode was reused behind our
+	 * back) just loses its table slot; it lives on until forgotten. */
+	cand->parent = dir;
+	dir->refs++;
+	cand->name = g_strdup(name);
+	count_lookup_locked(cand);
+	g_hash_table_replace(fs->inodes, &cand->key, cand);
+	return cand;
+}
+
+struct uf_inode *uf_inode_find_lookup(struct uf_fs *fs, const struct uf_key *key)
+{
+	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&fs->inodes_lock);
+	struct uf_inode *ino = g_hash_table_lookup(fs->inodes, key);
+
+	if (ino)
+		count_lookup_locked(ino);
+	return ino;
+}
+
+void uf_inode_forget(struct uf_fs *fs, struct uf_inode *ino, uint64_t n)
+{
+	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&fs->inodes_lock);
+
+	if (ino == fs->root)
+		return;
+	if (UF_WARN_ON(ino->nlookup < n))
+		n = ino->nlookup;
+	ino->nlookup -= n;
+	if (ino->nlookup == 0 && n > 0)
+		unref_locked(fs, ino);
+}
+
+void uf_inode_ref(struct uf_fs *fs, struct uf_inode *ino)
+{
+	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&fs->inodes_lock);
+	ino->refs++;
+}
+
+void uf_inode_unref(struct uf_fs *fs, struct uf_inode *ino)
+{
+	if (!ino)
+		return;
+	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&fs->inodes_lock);
+	unref_locked(fs, ino);
+}
+
+void uf_inode_set_upper(struct uf_inode *ino, int fd)
+{
+	if (UF_WARN_ON(uf_inode_upper(ino) >= 0)) {
+		close(fd);
+		return;
+	}
+	atomic_store_explicit(&ino->upper, fd, memory_order_release);
+}
+
+void uf_inode_move(struct uf_fs *fs, struct uf_inode *ino, struct uf_inode *newdir,
+		   const char *newname)
+{
+	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&fs->inodes_lock);
+	struct uf_inode *old = ino->parent;
+
+	if (ino == fs->root)
+		return;
+	newdir->refs++;
+	ino->parent = newdir;
+	g_free(ino->name);
+	ino->name = g_strdup(newname);
+	if (old)
+		unref_locked(fs, old);
+}
+
+int uf_inode_get_parent(struct uf_fs *fs, struct uf_inode *ino, struct uf_inode **ret_parent,
+			char **ret_name)
+{
+	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&fs->inodes_lock);
+
+	if (ino == fs->root || !ino->parent)
+		return -ENOENT;
+	ino->parent->refs++;
+	*ret_parent = ino->parent;
+	*ret_name = g_strdup(ino->name);
+	return 0;
+}
+
+char *uf_inode_lower_path(struct uf_fs *fs, struct uf_inode *ino)
+{
+	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&fs->inodes_lock);
+	GString *path = g_string_new(NULL);
+
+	/* Build leaf-first, then reverse by prepending each component. */
+	for (; ino && ino != fs->root; ino = ino->parent) {
+		if (ino->redirect) {
+			g_string_prepend(path, ino->redirect);
+			return g_string_free(path, FALSE);
+		}
+		g_string_prepend(path, ino->name);
+		g_string_prepend_c(path, '/');
+	}
+	if (path->len == 0)
+		g_string_assign(path, "/");
+	return g_string_free(path, FALSE);
+}

@@ -1,0 +1,142 @@
+/* unionfuse: argv -> configuration -> checked branches -> FUSE session ->
+ * mount -> loop. Every failure before the mount is one line on stderr and a
+ * non-zero exit, with nothing created. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include "unionfuse/ops.h"
+#include "unionfuse/params.h"
+#include "unionfuse/super.h"
+#include "unionfuse/util.h"
+
+static void usage(const char *prog)
+{
+	printf("usage: %s [OPTIONS] LOWER[:LOWER...]:UPPER MOUNTPOINT\n"
+	       "       %s [OPTIONS] -o lowerdir=TOP[:...:BOTTOM][,upperdir=UPPER,workdir=WORK] MOUNTPOINT\n"
+	       "\n"
+	       "Mount the union of the branches at MOUNTPOINT. Branches are listed bottom\n"
+	       "to top; the last is the writable upper. Write '\\:' for a ':' in a path.\n"
+	       "\n"
+	       "unionfuse options:\n"
+	       "    -o lowerdir=DIRS       lower branches, top first (as overlayfs)\n"
+	       "    -o upperdir=DIR        writable upper branch (with lowerdir=)\n"
+	       "    -o workdir=DIR         work directory on the upper's filesystem\n"
+	       "    -o ro                  read-only union: every branch is a lower\n"
+	       "    -o timeout=SECONDS     entry and attribute cache timeout (default %g)\n"
+	       "    -o writeback           use the kernel's writeback cache\n"
+	       "    -o userxattr           use user.overlay.* xattrs (default for non-root)\n"
+	       "    -f                     stay in the foreground\n"
+	       "    -d                     debug output (implies -f)\n"
+	       "    -s                     single-threaded\n"
+	       "    -h, --help             this help\n"
+	       "    -V, --version          print the version\n"
+	       "\n"
+	       "FUSE options:\n",
+	       prog, prog, UF_DEFAULT_TIMEOUT);
+	fuse_lowlevel_help();
+}
+
+/* Every inode of a looked-up tree holds an fd: allow as many as we may. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static int check_fuse_device(char **reterr_msg)
+{
+	int fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0) {
+		*reterr_msg = g_strdup_printf("cannot open /dev/fuse: %s (is FUSE available?)",
+					      g_strerror(errno));
+		return -errno;
+	}
+	close(fd);
+	return 0;
+}
+
+static int fail(const char *msg)
+{
+	fprintf(stderr, "unionfuse: %s\n", msg);
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	struct uf_config cfg;
+	struct uf_fs *fs = NULL;
+	struct fuse_session *se = NULL;
+	g_autofree char *err = NULL;
+	int ret = 1;
+
+	if (uf_params_parse(argc, argv, &cfg, &err) < 0) {
+		ret = fail(err);
+		goto out;
+	}
+	if (cfg.show_help) {
+		usage(argv[0]);
+		ret = 0;
+		goto out;
+	}
+	if (cfg.show_version) {
+		printf("unionfuse %s (libfuse %s)\n", UF_VERSION, fuse_pkgversion());
+		ret = 0;
+		goto out;
+	}
+	umask(0); /* the kernel applied the caller's umask already */
+	raise_fd_limit();
+	uf_debug_enabled = cfg.debug;
+
+	if (check_fuse_device(&err) < 0 || uf_fs_new(&cfg, &fs, &err) < 0) {
+		ret = fail(err);
+		goto out;
+	}
+
+	/* Our defaults go first so that the user's options override them. */
+	fuse_opt_insert_arg(&cfg.fuse_args, 1, "-odefault_permissions,fsname=unionfuse,subtype=unionfuse");
+	se = fuse_session_new(&cfg.fuse_args, &uf_ll_ops, sizeof(uf_ll_ops), fs);
+	if (!se) {
+		ret = fail("cannot create the FUSE session (bad FUSE option?)");
+		goto out;
+	}
+	if (fuse_set_signal_handlers(se) < 0) {
+		ret = fail("cannot set signal handlers");
+		goto out_session;
+	}
+	if (fuse_session_mount(se, cfg.mountpoint) < 0) {
+		ret = fail("cannot mount (see the message above)");
+		goto out_signals;
+	}
+	/* The mount answers from here on: only now let the parent exit. */
+	if (fuse_daemonize(cfg.foreground) < 0) {
+		ret = 1;
+		goto out_unmount;
+	}
+	if (cfg.single_thread) {
+		ret = fuse_session_loop(se);
+	} else {
+		struct fuse_loop_config *lc = fuse_loop_cfg_create();
+		fuse_loop_cfg_set_idle_threads(lc, cfg.max_idle_threads ? cfg.max_idle_threads : 10);
+		ret = fuse_session_loop_mt(se, lc);
+		fuse_loop_cfg_destroy(lc);
+	}
+	ret = ret != 0;
+out_unmount:
+	fuse_session_unmount(se);
+out_signals:
+	fuse_remove_signal_handlers(se);
+out_session:
+	fuse_session_destroy(se);
+out:
+	uf_fs_free(fs);
+	uf_config_done(&cfg);
+	return ret;
+}

@@ -1,0 +1,248 @@
+/* Looking a name up in the union. A directory inode carries an fd for each
+ * real directory merged into it, so a lookup is one fstatat() per branch
+ * until the name is found, never a path walk from the root. Each step uses
+ * a single name relative to a directory fd with AT_SYMLINK_NOFOLLOW/O_NOFOLLOW,
+ * so a symlink inside a branch is never followed and paths may be of any
+ * depth. */
+#include <fcntl.h>
+#include <string.h>
+
+#include "unionfuse/file.h"
+#include "unionfuse/namei.h"
+#include "unionfuse/ops.h"
+#include "unionfuse/util.h"
+#include "unionfuse/whiteout.h"
+
+static bool is_bottom(const struct uf_fs *fs, unsigned branch)
+{
+	return branch == fs->n_branches - 1;
+}
+
+int uf_check_new_name(const struct uf_fs *fs, const char *name)
+{
+	if (strlen(name) > fs->name_max)
+		return -ENAMETOOLONG;
+	if (uf_is_wh_name(name))
+		return -EINVAL; /* reserved by the aufs/OCI format */
+	return 0;
+}
+
+int uf_find(const struct uf_fs *fs, const struct uf_layers *L, const char *name,
+	    unsigned *ret_layer, struct stat *ret_st)
+{
+	if (strlen(name) > fs->name_max)
+		return -ENAMETOOLONG;
+	if (uf_is_wh_name(name))
+		return -ENOENT;
+
+	for (unsigned i = 0; i < L->n; i++) {
+		int r = uf_neg_errno(fstatat(L->v[i].fd, name, ret_st, AT_SYMLINK_NOFOLLOW));
+		if (r == -ENOENT) {
+			if (i + 1 < L->n && uf_has_aufs_whiteout(L->v[i].fd, name))
+				return -ENOENT;
+			continue;
+		}
+		if (r < 0)
+			return r;
+		if (uf_is_whiteout(ret_st) && !is_bottom(fs, L->v[i].branch))
+			return -ENOENT;
+		*ret_layer = i;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+int uf_name_in_lower(const struct uf_fs *fs, struct uf_inode *dir, const char *name)
+{
+	struct uf_layers L;
+	unsigned layer;
+	struct stat st;
+
+	L.n = dir->nlower;
+	memcpy(L.v, dir->lower, dir->nlower * sizeof(L.v[0]));
+	int r = uf_find(fs, &L, name, &layer, &st);
+	if (r == -ENOENT)
+		return 0;
+	return r < 0 ? r : 1;
+}
+
+/* Open directory @path ("/a/b") under branch root @rootfd one component at a
+ * time, never following a symlink. Returns an O_RDONLY fd or -errno. */
+static int open_dir_path(int rootfd, const char *path)
+{
+	g_auto(GStrv) parts = g_strsplit(path, "/", -1);
+	_cleanup_close_ int cur = -1;
+	int at = rootfd;
+
+	for (char **p = parts; *p; p++) {
+		if (**p == '\0' || strcmp(*p, ".") == 0)
+			continue;
+		if (strcmp(*p, "..") == 0)
+			return -EINVAL;
+		int fd = openat(at, *p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			return -errno;
+		uf_closep(&cur);
+		cur = fd;
+		at = cur;
+	}
+	return cur >= 0 ? uf_take_fd(&cur) : uf_neg_errno(openat(rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+}
+
+/* Consider real directory candidate @name under @dirfd in @branch for the
+ * merged directory being built in @lowers. Returns true to keep walking. */
+static bool merge_candidate(const struct uf_fs *fs, GArray *lowers, int dirfd, unsigned branch,
+			    const char *name, bool more_below)
+{
+	struct stat st;
+
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return !(more_below && uf_has_aufs_whiteout(dirfd, name));
+	if (!S_ISDIR(st.st_mode))
+		return false; /* a whiteout or a non-dir ends the merge */
+	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	g_array_append_val(lowers, ((struct uf_layer){ .fd = fd, .branch = branch }));
+	return !uf_dir_is_opaque(fs, fd);
+}
+
+/* Build the layers of a new directory inode whose topmost real dir is @name
+ * in layer @found of @L. */
+static int build_dir(struct uf_fs *fs, const struct uf_layers *L, unsigned found, const char *name,
+		     struct uf_inode *cand)
+{
+	const struct uf_layer *top = &L->v[found];
+	g_autoptr(GArray) lowers = g_array_new(FALSE, FALSE, sizeof(struct uf_layer));
+	g_autofree char *redirect = NULL;
+	int fd = openat(top->fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	bool top_is_upper = fs->upper && top->branch == 0;
+	if (top_is_upper)
+		uf_inode_set_upper(cand, fd);
+	else
+		g_array_append_val(lowers, ((struct uf_layer){ .fd = fd, .branch = top->branch }));
+
+	if (!uf_dir_is_opaque(fs, fd)) {
+		if (uf_dir_get_redirect(fs, fd, &redirect) < 0)
+			redirect = NULL;
+		if (redirect && redirect[0] == '/') {
+			for (unsigned b = top->branch + 1; b < fs->n_branches; b++) {
+				int lfd = open_dir_path(fs->branches[b].fd, redirect);
+				if (lfd < 0)
+					continue;
+				g_array_append_val(lowers, ((struct uf_layer){ .fd = lfd, .branch = b }));
+				if (uf_dir_is_opaque(fs, lfd))
+					break;
+			}
+		} else {
+			const char *lname = redirect ? redirect : name;
+			for (unsigned i = found + 1; i < L->n; i++)
+				if (!merge_candidate(fs, lowers, L->v[i].fd, L->v[i].branch, lname,
+						     i + 1 < L->n))
+					break;
+		}
+		if (top_is_upper && redirect)
+			cand->redirect = redirect[0] == '/' ? g_steal_pointer(&redirect) : NULL;
+	}
+	cand->nlower = lowers->len;
+	cand->lower = (struct uf_layer *)g_array_free(g_steal_pointer(&lowers), cand->nlower == 0);
+	return 0;
+}
+
+static int build_nondir(struct uf_fs *fs, const struct uf_layers *L, unsigned found,
+			const char *name, struct uf_inode *cand)
+{
+	const struct uf_layer *top = &L->v[found];
+	int fd = openat(top->fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (fs->upper && top->branch == 0) {
+		uf_inode_set_upper(cand, fd);
+		return 0;
+	}
+	cand->lower = g_new(struct uf_layer, 1);
+	cand->lower[0] = (struct uf_layer){ .fd = fd, .branch = top->branch };
+	cand->nlower = 1;
+	return 0;
+}
+
+int uf_namei(struct uf_fs *fs, struct uf_inode *dir, const char *name, struct uf_inode **ret_ino,
+	     struct stat *ret_st)
+{
+	struct uf_layers L;
+	struct stat st;
+	unsigned found;
+
+	if (!S_ISDIR(dir->type))
+		return -ENOTDIR;
+	uf_inode_layers(dir, &L);
+	int r = uf_find(fs, &L, name, &found, &st);
+	if (r < 0)
+		return r;
+
+	struct uf_key key = { st.st_dev, st.st_ino };
+	uf_key_resolve(fs, &key);
+
+	/* Fast path: the kernel forgot it, or it has another name here. */
+	struct uf_inode *ino = uf_inode_find_lookup(fs, &key);
+	if (ino && ino->type == (st.st_mode & S_IFMT)) {
+		uf_stat_fixup(fs, ino, &st);
+		*ret_ino = ino;
+		*ret_st = st;
+		return 0;
+	}
+	if (ino)
+		uf_inode_forget(fs, ino, 1);
+
+	struct uf_inode *cand = uf_inode_alloc(&key, st.st_mode);
+	r = S_ISDIR(st.st_mode) ? build_dir(fs, &L, found, name, cand)
+				: build_nondir(fs, &L, found, name, cand);
+	if (r < 0) {
+		uf_inode_discard(cand);
+		return r;
+	}
+	ino = uf_inode_publish(fs, dir, name, cand);
+	uf_stat_fixup(fs, ino, &st);
+	*ret_ino = ino;
+	*ret_st = st;
+	return 0;
+}
+
+void uf_ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct uf_fs *fs = uf_fs_from_req(req);
+	struct uf_inode *ino;
+	struct stat st;
+
+	int r = uf_namei(fs, uf_inode_from_id(fs, parent), name, &ino, &st);
+	if (r == -ENOENT) {
+		/* A negative entry the kernel may cache as long as a positive one. */
+		struct fuse_entry_param e = { .entry_timeout = fs->timeout };
+		fuse_reply_entry(req, &e);
+	} else if (r < 0) {
+		fuse_reply_err(req, -r);
+	} else {
+		uf_reply_entry(req, fs, ino, &st);
+	}
+}
+
+void uf_ll_forget(fuse_req_t req, fuse_ino_t id, uint64_t nlookup)
+{
+	struct uf_fs *fs = uf_fs_from_req(req);
+
+	uf_inode_forget(fs, uf_inode_from_id(fs, id), nlookup);
+	fuse_reply_none(req);
+}
+
+void uf_ll_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+	struct uf_fs *fs = uf_fs_from_req(req);
+
+	for (size_t i = 0; i < count; i++)
+		uf_inode_forget(fs, uf_inode_from_id(fs, forgets[i].ino), forgets[i].nlookup);
+	fuse_reply_none(req);
+}

@@ -1,0 +1,277 @@
+/* Command line parsing: the branch list (ours, "base:updates:upper"), the
+ * overlayfs-style -o lowerdir=/upperdir=/workdir= form, our own -o options,
+ * and the FUSE options we pass through to libfuse. Unknown options are
+ * refused here, so the user gets one clear line instead of libfuse's. */
+#include <stddef.h>
+#include <string.h>
+
+#include "unionfuse/params.h"
+
+struct parse_state {
+	struct uf_config *cfg;
+	GPtrArray *positional; /* char * */
+	char *lowerdir;
+	char *upperdir;
+	char *timeout;
+	char *error;
+};
+
+enum {
+	KEY_IGNORED,
+	KEY_KEEP,
+	KEY_USERXATTR,
+};
+
+#define OPT(t, field) { t, offsetof(struct parse_state, field), 1 }
+#define CFG_OPT(t, field, v) { t, offsetof(struct uf_config, field), v }
+
+static const struct fuse_opt state_opts[] = {
+	OPT("lowerdir=%s", lowerdir),
+	OPT("upperdir=%s", upperdir),
+	OPT("timeout=%s", timeout),
+	FUSE_OPT_END,
+};
+
+static const struct fuse_opt config_opts[] = {
+	CFG_OPT("workdir=%s", workdir, 0),
+	CFG_OPT("ro", read_only, 1),
+	CFG_OPT("rw", read_only, 0),
+	CFG_OPT("writeback", writeback, 1),
+	CFG_OPT("writeback=1", writeback, 1),
+	CFG_OPT("writeback=0", writeback, 0),
+	CFG_OPT("nowriteback", writeback, 0),
+	CFG_OPT("userxattr", userxattr, 1),
+	FUSE_OPT_END,
+};
+
+/* Options of the kernel overlayfs and fuse-overlayfs that we accept for
+ * drop-in compatibility but that change nothing here (docs/usage.md). */
+static const char *const ignored_opts[] = {
+	"redirect_dir=", "index=", "xino=", "metacopy=", "nfs_export=", "uuid=",
+	"volatile", "fsync=", "fast_ino=", "threaded=", "noacl", "static_nlink",
+	"squash_to_root", "noxattrs=", NULL,
+};
+
+/* Options that libfuse's session or mount code understands. */
+static const char *const fuse_known_opts[] = {
+	"allow_other", "allow_root", "default_permissions", "fsname=", "subtype=",
+	"ro", "rw", "suid", "nosuid", "dev", "nodev", "exec", "noexec", "atime",
+	"noatime", "relatime", "strictatime", "nodiratime", "diratime", "sync",
+	"async", "dirsync", "auto_unmount", "max_read=", "blkdev", "blksize=",
+	"context=", "fscontext=", "defcontext=", "rootcontext=", "debug",
+	"clone_fd", "max_idle_threads=", "max_threads=", "lazytime", "nolazytime",
+	"iversion", "noiversion", "mand", "nomand", NULL,
+};
+
+static const char *const dash_opts[] = {
+	"-f", "-d", "-s", "-h", "--help", "-V", "--version", "-o", NULL,
+};
+
+static bool opt_matches(const char *const *table, const char *arg)
+{
+	for (size_t i = 0; table[i]; i++) {
+		size_t n = strlen(table[i]);
+		if (table[i][n - 1] == '=' ? strncmp(arg, table[i], n) == 0
+					   : strcmp(arg, table[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
+static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
+{
+	struct parse_state *s = data;
+	(void)outargs;
+
+	if (key == FUSE_OPT_KEY_NONOPT) {
+		g_ptr_array_add(s->positional, g_strdup(arg));
+		return 0;
+	}
+	if (key != FUSE_OPT_KEY_OPT)
+		return 1;
+	if (arg[0] == '-') {
+		if (opt_matches(dash_opts, arg))
+			return 1;
+		if (!s->error)
+			s->error = g_strdup_printf("unknown option '%s' (see --help)", arg);
+		return -1;
+	}
+	if (opt_matches(ignored_opts, arg))
+		return 0;
+	if (opt_matches(fuse_known_opts, arg))
+		return 1;
+	if (!s->error)
+		s->error = g_strdup_printf("unknown option '-o %s' (see --help)", arg);
+	return -1;
+}
+
+int uf_params_split(const char *spec, GPtrArray **ret_parts, char **reterr_msg)
+{
+	g_autoptr(GPtrArray) parts = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(GString) cur = g_string_new(NULL);
+
+	for (const char *p = spec;; p++) {
+		if (*p == '\\' && (p[1] == ':' || p[1] == '\\')) {
+			g_string_append_c(cur, *++p);
+			continue;
+		}
+		if (*p != ':' && *p != '\0') {
+			g_string_append_c(cur, *p);
+			continue;
+		}
+		if (cur->len == 0) {
+			*reterr_msg = g_strdup_printf("empty branch in '%s'", spec);
+			return -EINVAL;
+		}
+		g_ptr_array_add(parts, g_strdup(cur->str));
+		g_string_truncate(cur, 0);
+		if (*p == '\0')
+			break;
+	}
+	*ret_parts = g_steal_pointer(&parts);
+	return 0;
+}
+
+int uf_params_parse_branches(const char *spec, struct uf_config *c, char **reterr_msg)
+{
+	g_autoptr(GPtrArray) parts = NULL;
+	int r = uf_params_split(spec, &parts, reterr_msg);
+	if (r < 0)
+		return r;
+	if (parts->len < 2) {
+		*reterr_msg = g_strdup_printf(
+			"'%s' names one branch; give LOWER[:LOWER...]:UPPER", spec);
+		return -EINVAL;
+	}
+	/* Bottom to top on the command line; top-first inside. */
+	for (guint i = parts->len; i > 0; i--)
+		g_ptr_array_add(c->branches, g_strdup(parts->pdata[i - 1]));
+	c->has_upper = true;
+	return 0;
+}
+
+static int parse_timeout(const char *s, double *ret, char **reterr_msg)
+{
+	char *end = NULL;
+	double v = g_ascii_strtod(s, &end);
+	if (end == s || *end != '\0' || !(v >= 0.0 && v <= 86400.0 * 365)) {
+		*reterr_msg = g_strdup_printf("bad timeout '%s': want seconds >= 0", s);
+		return -EINVAL;
+	}
+	*ret = v;
+	return 0;
+}
+
+static void config_init(struct uf_config *c)
+{
+	*c = (struct uf_config){
+		.branches = g_ptr_array_new_with_free_func(g_free),
+		.timeout = UF_DEFAULT_TIMEOUT,
+		.fuse_args = FUSE_ARGS_INIT(0, NULL),
+	};
+}
+
+static int finish_branches(struct parse_state *s, char **reterr_msg)
+{
+	struct uf_config *c = s->cfg;
+	GPtrArray *pos = s->positional;
+	int r;
+
+	if (s->lowerdir) {
+		/* mount(8) passes a "source" before the mount point: ignore it. */
+		if (pos->len < 1 || pos->len > 2) {
+			*reterr_msg = g_strdup("give exactly one MOUNTPOINT with -o lowerdir=");
+			return -EINVAL;
+		}
+		g_autoptr(GPtrArray) lowers = NULL;
+		r = uf_params_split(s->lowerdir, &lowers, reterr_msg);
+		if (r < 0)
+			return r;
+		if (s->upperdir && !c->read_only) {
+			g_ptr_array_add(c->branches, g_strdup(s->upperdir));
+			c->has_upper = true;
+		}
+		for (guint i = 0; i < lowers->len; i++)
+			g_ptr_array_add(c->branches, g_strdup(lowers->pdata[i]));
+		c->mountpoint = g_strdup(pos->pdata[pos->len - 1]);
+		return 0;
+	}
+	if (s->upperdir) {
+		*reterr_msg = g_strdup("-o upperdir= needs -o lowerdir=");
+		return -EINVAL;
+	}
+	if (pos->len != 2) {
+		*reterr_msg = g_strdup(pos->len < 2 ? "missing BRANCHES or MOUNTPOINT (see --help)"
+						    : "too many arguments (see --help)");
+		return -EINVAL;
+	}
+	r = uf_params_parse_branches(pos->pdata[0], c, reterr_msg);
+	if (r < 0)
+		return r;
+	if (c->read_only) {
+		/* -o ro: the last branch is just another lower. */
+		c->has_upper = false;
+	}
+	c->mountpoint = g_strdup(pos->pdata[1]);
+	return 0;
+}
+
+int uf_params_parse(int argc, char **argv, struct uf_config *c, char **reterr_msg)
+{
+	struct parse_state s = { .cfg = c };
+	struct fuse_cmdline_opts fo = { 0 };
+	int r = -EINVAL;
+
+	config_init(c);
+	s.positional = g_ptr_array_new_with_free_func(g_free);
+	c->fuse_args = (struct fuse_args)FUSE_ARGS_INIT(argc, argv);
+	/* fuse_opt_parse() with a NULL template only collects; run ours in
+	 * two passes: our fields first, then the filtering proc. */
+	if (fuse_opt_parse(&c->fuse_args, c, config_opts, NULL) < 0 ||
+	    fuse_opt_parse(&c->fuse_args, &s, state_opts, opt_proc) < 0) {
+		*reterr_msg = s.error ? g_steal_pointer(&s.error)
+				      : g_strdup("cannot parse the command line");
+		goto out;
+	}
+	if (fuse_parse_cmdline(&c->fuse_args, &fo) < 0) {
+		*reterr_msg = g_strdup("cannot parse the command line");
+		goto out;
+	}
+	c->foreground = fo.foreground;
+	c->debug = fo.debug;
+	c->single_thread = fo.singlethread;
+	c->show_help = fo.show_help;
+	c->show_version = fo.show_version;
+	c->max_idle_threads = fo.max_idle_threads;
+	free(fo.mountpoint); /* we took the positionals ourselves */
+	if (c->show_help || c->show_version) {
+		r = 0;
+		goto out;
+	}
+	if (s.timeout) {
+		r = parse_timeout(s.timeout, &c->timeout, reterr_msg);
+		if (r < 0)
+			goto out;
+	}
+	r = finish_branches(&s, reterr_msg);
+	/* config_opts consumed "ro"; the kernel should see it too. */
+	if (r == 0 && c->read_only)
+		fuse_opt_add_arg(&c->fuse_args, "-oro");
+out:
+	g_ptr_array_unref(s.positional);
+	free(s.lowerdir);
+	free(s.upperdir);
+	free(s.timeout);
+	g_free(s.error);
+	return r;
+}
+
+void uf_config_done(struct uf_config *c)
+{
+	if (c->branches)
+		g_ptr_array_unref(c->branches);
+	free(c->workdir);
+	g_free(c->mountpoint);
+	fuse_opt_free_args(&c->fuse_args);
+	*c = (struct uf_config){ 0 };
+}

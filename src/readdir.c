@@ -1,0 +1,255 @@
+/* Merged readdir. A listing is built when a handle reads from offset 0 and
+ * kept for the handle's life, so telldir/seekdir offsets (indexes into it)
+ * stay stable; rewinddir rebuilds it. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <string.h>
+
+#include "unionfuse/namei.h"
+#include "unionfuse/readdir.h"
+#include "unionfuse/whiteout.h"
+
+struct dir_handle {
+	GMutex lock;
+	struct uf_listing *listing; /* ->lock */
+};
+
+void uf_listing_free(struct uf_listing *l)
+{
+	if (!l)
+		return;
+	g_array_unref(l->entries);
+	g_string_chunk_free(l->names);
+	g_free(l);
+}
+
+static void add_entry(struct uf_listing *l, const char *name, ino_t ino, unsigned char type)
+{
+	struct uf_dirent e = {
+		.name = g_string_chunk_insert(l->names, name),
+		.ino = ino,
+		.type = type,
+	};
+	g_array_append_val(l->entries, e);
+}
+
+static unsigned char type_of(int dirfd, const char *name, unsigned char d_type, struct stat *st,
+			     bool *ret_whiteout)
+{
+	*ret_whiteout = false;
+	if (d_type != DT_UNKNOWN && d_type != DT_CHR)
+		return d_type;
+	if (fstatat(dirfd, name, st, AT_SYMLINK_NOFOLLOW) < 0)
+		return DT_UNKNOWN;
+	*ret_whiteout = uf_is_whiteout(st);
+	return IFTODT(st->st_mode);
+}
+
+/* Read one real directory into @l. Names in @seen are hidden; names this
+ * layer whites out are added to @hide for the layers below. */
+static int merge_layer(struct uf_fs *fs, const struct uf_layer *layer, bool bottom,
+		       GHashTable *seen, GPtrArray *hide, struct uf_listing *l)
+{
+	struct stat dst, st;
+	int fd = openat(layer->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		int r = -errno;
+		close(fd);
+		return r;
+	}
+	if (fstat(fd, &dst) < 0) {
+		int r = -errno;
+		closedir(d);
+		return r;
+	}
+
+	struct dirent *de;
+	errno = 0;
+	while ((de = readdir(d))) {
+		const char *name = de->d_name;
+		bool whiteout;
+
+		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+			continue;
+		if (uf_is_wh_name(name)) {
+			if (!bottom && !g_str_has_prefix(name, UF_WH_META_PREFIX))
+				g_ptr_array_add(hide, g_strdup(name + UF_WH_PREFIX_LEN));
+			continue;
+		}
+		if (g_hash_table_contains(seen, name))
+			continue;
+		unsigned char type = type_of(fd, name, de->d_type, &st, &whiteout);
+		char *key = g_string_chunk_insert(l->names, name);
+		g_hash_table_add(seen, key);
+		if (whiteout && !bottom)
+			continue;
+
+		struct uf_key k = { dst.st_dev, de->d_ino };
+		uf_key_resolve(fs, &k);
+		add_entry(l, key, uf_st_ino(fs, &k), type);
+		errno = 0;
+	}
+	int r = errno ? -errno : 0;
+	closedir(d);
+	return r;
+}
+
+int uf_readdir_merge(struct uf_fs *fs, const struct uf_layers *L, ino_t self_ino,
+		     ino_t parent_ino, struct uf_listing **ret)
+{
+	_cleanup_(uf_listing_freep) struct uf_listing *l = g_new0(struct uf_listing, 1);
+	g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
+	g_autoptr(GPtrArray) hide = g_ptr_array_new_with_free_func(g_free);
+
+	l->entries = g_array_new(FALSE, FALSE, sizeof(struct uf_dirent));
+	l->names = g_string_chunk_new(4096);
+	add_entry(l, ".", self_ino, DT_DIR);
+	add_entry(l, "..", parent_ino, DT_DIR);
+
+	for (unsigned i = 0; i < L->n; i++) {
+		bool bottom = L->v[i].branch == fs->n_branches - 1;
+		int r = merge_layer(fs, &L->v[i], bottom, seen, hide, l);
+		if (r < 0)
+			return r;
+		/* aufs whiteouts apply to the layers below theirs only. */
+		for (guint j = 0; j < hide->len; j++)
+			g_hash_table_add(seen, g_string_chunk_insert(l->names, hide->pdata[j]));
+		g_ptr_array_set_size(hide, 0);
+	}
+	*ret = g_steal_pointer(&l);
+	return 0;
+}
+
+static ino_t parent_st_ino(struct uf_fs *fs, struct uf_inode *dir)
+{
+	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&fs->inodes_lock);
+	struct uf_inode *p = dir->parent ? dir->parent : dir;
+	return uf_st_ino(fs, &p->key);
+}
+
+static int list_dir(struct uf_fs *fs, struct uf_inode *dir, struct uf_listing **ret)
+{
+	struct uf_layers L;
+
+	uf_inode_layers(dir, &L);
+	return uf_readdir_merge(fs, &L, uf_st_ino(fs, &dir->key), parent_st_ino(fs, dir), ret);
+}
+
+int uf_dir_is_empty(struct uf_fs *fs, struct uf_inode *dir)
+{
+	_cleanup_(uf_listing_freep) struct uf_listing *l = NULL;
+	int r = list_dir(fs, dir, &l);
+	if (r < 0)
+		return r;
+	return l->entries->len <= 2;
+}
+
+void uf_ll_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct dir_handle *h = g_new0(struct dir_handle, 1);
+
+	(void)ino;
+	g_mutex_init(&h->lock);
+	fi->fh = (uintptr_t)h;
+	fuse_reply_open(req, fi);
+}
+
+static void do_readdir(fuse_req_t req, fuse_ino_t id, size_t size, off_t off,
+		       struct fuse_file_info *fi, bool plus)
+{
+	struct uf_fs *fs = uf_fs_from_req(req);
+	struct uf_inode *dir = uf_inode_from_id(fs, id);
+	struct dir_handle *h = (struct dir_handle *)(uintptr_t)fi->fh;
+	g_autofree char *buf = g_malloc(size);
+	size_t pos = 0;
+	int r = 0;
+
+	g_mutex_lock(&h->lock);
+	if (off == 0 || !h->listing) {
+		uf_listing_free(h->listing);
+		h->listing = NULL;
+		r = list_dir(fs, dir, &h->listing);
+		if (r < 0)
+			goto out;
+	}
+	GArray *entries = h->listing->entries;
+	for (size_t i = off; i < entries->len; i++) {
+		const struct uf_dirent *e = &g_array_index(entries, struct uf_dirent, i);
+		size_t n;
+
+		if (!plus) {
+			struct stat st = { .st_ino = e->ino, .st_mode = DTTOIF(e->type) };
+			n = fuse_add_direntry(req, buf + pos, size - pos, e->name, &st, i + 1);
+			if (n > size - pos)
+				break;
+			pos += n;
+			continue;
+		}
+
+		struct fuse_entry_param ep = { 0 };
+		struct uf_inode *child = NULL;
+		if (i < 2) {
+			ep.attr.st_ino = e->ino;
+			ep.attr.st_mode = DTTOIF(e->type);
+		} else if (uf_namei(fs, dir, e->name, &child, &ep.attr) == 0) {
+			ep.ino = uf_inode_id(fs, child);
+			ep.attr_timeout = fs->timeout;
+			ep.entry_timeout = fs->timeout;
+		} else {
+			continue; /* gone since the listing was made */
+		}
+		n = fuse_add_direntry_plus(req, buf + pos, size - pos, e->name, &ep, i + 1);
+		if (n > size - pos) {
+			if (child)
+				uf_inode_forget(fs, child, 1);
+			break;
+		}
+		pos += n;
+	}
+out:
+	g_mutex_unlock(&h->lock);
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_buf(req, buf, pos);
+}
+
+void uf_ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		   struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, off, fi, false);
+}
+
+void uf_ll_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, off, fi, true);
+}
+
+void uf_ll_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct dir_handle *h = (struct dir_handle *)(uintptr_t)fi->fh;
+
+	(void)ino;
+	uf_listing_free(h->listing);
+	g_mutex_clear(&h->lock);
+	g_free(h);
+	fuse_reply_err(req, 0);
+}
+
+void uf_ll_fsyncdir(fuse_req_t req, fuse_ino_t id, int datasync, struct fuse_file_info *fi)
+{
+	struct uf_fs *fs = uf_fs_from_req(req);
+	struct uf_inode *dir = uf_inode_from_id(fs, id);
+	int up = uf_inode_upper(dir);
+	int r = 0;
+
+	(void)fi;
+	if (up >= 0)
+		r = uf_neg_errno(datasync ? fdatasync(up) : fsync(up));
+	fuse_reply_err(req, -r);
+}

@@ -1,0 +1,159 @@
+/* struct uf_fs: building it from the configuration, the root inode, the
+ * FUSE init/destroy/statfs handlers, and teardown. */
+#include <fcntl.h>
+#include <string.h>
+#include <sys/statvfs.h>
+
+#include "unionfuse/branch.h"
+#include "unionfuse/copyup.h"
+#include "unionfuse/inode.h"
+#include "unionfuse/ops.h"
+#include "unionfuse/super.h"
+#include "unionfuse/util.h"
+
+static struct uf_inode *make_root(struct uf_fs *fs)
+{
+	struct uf_branch *top = &fs->branches[0];
+	struct uf_inode *root = uf_inode_alloc(&(struct uf_key){ top->dev, top->ino }, S_IFDIR);
+	unsigned first_lower = fs->upper ? 1 : 0;
+
+	if (fs->upper)
+		uf_inode_set_upper(root, fcntl(top->fd, F_DUPFD_CLOEXEC, 0));
+	root->nlower = fs->n_branches - first_lower;
+	root->lower = g_new0(struct uf_layer, root->nlower ? root->nlower : 1);
+	for (unsigned i = first_lower; i < fs->n_branches; i++)
+		root->lower[i - first_lower] = (struct uf_layer){
+			.fd = fcntl(fs->branches[i].fd, F_DUPFD_CLOEXEC, 0),
+			.branch = i,
+		};
+	root->nlookup = 1;
+	root->refs = 1;
+	return root;
+}
+
+int uf_fs_new(const struct uf_config *c, struct uf_fs **ret, char **reterr_msg)
+{
+	struct uf_fs *fs = g_new0(struct uf_fs, 1);
+	int r;
+
+	fs->work_fd = -1;
+	g_mutex_init(&fs->inodes_lock);
+	g_mutex_init(&fs->devs_lock);
+	fs->inodes = g_hash_table_new(uf_key_hash, uf_key_equal);
+	fs->origins = g_hash_table_new_full(uf_key_hash, uf_key_equal, g_free, g_free);
+
+	if (c->branches->len > UF_MAX_BRANCHES) {
+		*reterr_msg = g_strdup_printf("too many branches (%u, at most %d)",
+					      c->branches->len, UF_MAX_BRANCHES);
+		r = -E2BIG;
+		goto fail;
+	}
+	r = uf_branches_open(c, &fs->branches, &fs->n_branches, reterr_msg);
+	if (r < 0)
+		goto fail;
+	fs->upper = c->has_upper ? &fs->branches[0] : NULL;
+	if (c->mountpoint) {
+		r = uf_check_mountpoint(c->mountpoint, fs->branches, fs->n_branches, reterr_msg);
+		if (r < 0)
+			goto fail;
+	}
+	if (c->workdir && fs->upper) {
+		r = uf_open_workdir(c->workdir, fs->branches, fs->n_branches, &fs->work_fd,
+				    reterr_msg);
+		if (r < 0)
+			goto fail;
+	}
+
+	fs->name_max = 255;
+	for (unsigned i = 0; i < fs->n_branches; i++)
+		fs->name_max = MIN(fs->name_max, fs->branches[i].name_max);
+	fs->xattr_prefix = g_strdup(c->userxattr || geteuid() != 0 ? "user.overlay."
+								   : "trusted.overlay.");
+	fs->xattr_opaque = g_strconcat(fs->xattr_prefix, "opaque", NULL);
+	fs->xattr_redirect = g_strconcat(fs->xattr_prefix, "redirect", NULL);
+	fs->xattr_impure = g_strconcat(fs->xattr_prefix, "impure", NULL);
+	fs->xattr_origin = g_strconcat(fs->xattr_prefix, "origin", NULL);
+	fs->timeout = c->timeout;
+	fs->writeback = c->writeback && fs->upper;
+	fs->debug = c->debug;
+	/* The upper's dev maps to index 0, so st_ino is the real one there. */
+	fs->devs[0] = fs->branches[0].dev;
+	atomic_store(&fs->n_devs, 1);
+	fs->root = make_root(fs);
+	uf_copyup_cleanup(fs);
+	*ret = fs;
+	return 0;
+fail:
+	uf_fs_free(fs);
+	return r;
+}
+
+static gboolean free_inode(gpointer key, gpointer value, gpointer data)
+{
+	(void)key;
+	if (value != data)
+		uf_inode_free(value);
+	return TRUE;
+}
+
+void uf_fs_free(struct uf_fs *fs)
+{
+	if (!fs)
+		return;
+	g_hash_table_foreach_remove(fs->inodes, free_inode, fs->root);
+	g_hash_table_unref(fs->inodes);
+	g_hash_table_unref(fs->origins);
+	if (fs->root)
+		uf_inode_free(fs->root);
+	uf_branches_free(fs->branches, fs->n_branches);
+	if (fs->work_fd >= 0)
+		close(fs->work_fd);
+	g_free(fs->xattr_prefix);
+	g_free(fs->xattr_opaque);
+	g_free(fs->xattr_redirect);
+	g_free(fs->xattr_impure);
+	g_free(fs->xattr_origin);
+	g_mutex_clear(&fs->inodes_lock);
+	g_mutex_clear(&fs->devs_lock);
+	g_free(fs);
+}
+
+void uf_ll_init(void *userdata, struct fuse_conn_info *conn)
+{
+	struct uf_fs *fs = userdata;
+
+	/* Big requests: 1 MiB reads and writes, as far as the kernel goes. */
+	conn->max_write = 1u << 20;
+	conn->max_readahead = 1u << 20;
+	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
+		conn->want |= FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE;
+	if (conn->capable & FUSE_CAP_SPLICE_READ)
+		conn->want |= FUSE_CAP_SPLICE_READ;
+	if (conn->capable & FUSE_CAP_CACHE_SYMLINKS)
+		conn->want |= FUSE_CAP_CACHE_SYMLINKS;
+	if (fs->writeback && (conn->capable & FUSE_CAP_WRITEBACK_CACHE))
+		conn->want |= FUSE_CAP_WRITEBACK_CACHE;
+	else
+		fs->writeback = false;
+	/* flock() and POSIX locks stay in the kernel: one host sees the union. */
+	conn->want &= ~(FUSE_CAP_FLOCK_LOCKS | FUSE_CAP_POSIX_LOCKS);
+}
+
+void uf_ll_destroy(void *userdata)
+{
+	(void)userdata;
+}
+
+void uf_ll_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct uf_fs *fs = uf_fs_from_req(req);
+	struct statvfs sv;
+
+	(void)ino;
+	if (fstatvfs(fs->branches[0].fd, &sv) < 0) {
+		fuse_reply_err(req, errno);
+		return;
+	}
+	sv.f_namemax = fs->name_max;
+	fuse_reply_statfs(req, &sv);
+}
