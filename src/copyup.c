@@ -258,10 +258,10 @@ static int copyup_one(struct uf_fs *fs, struct uf_inode *ino, int pdir, const ch
 		      unsigned flags)
 {
 	int lower_fd = ino->lower[0].fd;
-	struct stat st, ust;
+	struct stat st, ust, pst;
 	int r;
 
-	if (fstat(lower_fd, &st) < 0)
+	if (fstat(lower_fd, &st) < 0 || fstat(pdir, &pst) < 0)
 		return -errno;
 
 	if (S_ISREG(st.st_mode)) {
@@ -296,8 +296,13 @@ static int copyup_one(struct uf_fs *fs, struct uf_inode *ino, int pdir, const ch
 		close(fd);
 		return r;
 	}
-	uf_origin_add(fs, &(struct uf_key){ ust.st_dev, ust.st_ino }, &ino->key);
+	/* A broken-off hard link is a new file (the kernel gives it a new
+	 * st_ino too); anything else keeps its origin's identity. */
+	if (!ino->unshared)
+		uf_origin_add(fs, &(struct uf_key){ ust.st_dev, ust.st_ino }, &ino->key);
 	uf_inode_set_upper(ino, fd);
+	/* Copy-up is no change the user made: the parent keeps its times. */
+	futimens(pdir, (struct timespec[2]){ pst.st_atim, pst.st_mtim });
 	return 0;
 }
 

@@ -229,14 +229,7 @@ void uf_ll_link(fuse_req_t req, fuse_ino_t id, fuse_ino_t newparent, const char 
 		fuse_reply_err(req, -r);
 		return;
 	}
-	struct uf_key key = ino->key;
-	struct uf_inode *same = uf_inode_find_lookup(fs, &key);
-	if (UF_WARN_ON(same != ino)) {
-		if (same)
-			uf_inode_forget(fs, same, 1);
-		fuse_reply_err(req, EIO);
-		return;
-	}
+	uf_inode_count_lookup(fs, ino);
 	uf_reply_entry(req, fs, ino, &st);
 }
 
@@ -386,6 +379,37 @@ static int set_redirect(struct uf_fs *fs, struct uf_inode *ino)
 	return 0;
 }
 
+/* Rename in the upper, leaving a whiteout at the old name when @whiteout. */
+static int rename_upper(struct uf_fs *fs, int from, const char *name, int to, const char *newname,
+			unsigned flags, bool whiteout)
+{
+	struct stat st;
+	int r;
+
+	/* A directory cannot replace a whiteout (a char device): swap them
+	 * instead, which also leaves the whiteout where the source was. */
+	if (!(flags & RENAME_EXCHANGE) && fstatat(to, newname, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    uf_is_whiteout(&st) && fstatat(from, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISDIR(st.st_mode)) {
+		r = uf_neg_errno(renameat2(from, name, to, newname, RENAME_EXCHANGE));
+		if (r == 0 && !whiteout)
+			r = uf_neg_errno(unlinkat(from, name, 0));
+		return r;
+	}
+	/* The name is free in the union: a whiteout there may be replaced. */
+	if ((flags & RENAME_NOREPLACE) && fstatat(to, newname, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    uf_is_whiteout(&st))
+		flags &= ~RENAME_NOREPLACE;
+	r = uf_neg_errno(renameat2(from, name, to, newname, flags | (whiteout ? RENAME_WHITEOUT : 0)));
+	if (r < 0 && whiteout && (r == -EINVAL || r == -EPERM || r == -EOPNOTSUPP)) {
+		/* No RENAME_WHITEOUT here (privilege or filesystem). */
+		r = uf_neg_errno(renameat2(from, name, to, newname, flags));
+		if (r == 0)
+			r = uf_whiteout_create(fs, from, name);
+	}
+	return r;
+}
+
 static int do_rename(struct uf_fs *fs, struct uf_inode *dir, const char *name,
 		     struct uf_inode *newdir, const char *newname, unsigned flags)
 {
@@ -471,17 +495,8 @@ static int do_rename(struct uf_fs *fs, struct uf_inode *dir, const char *name,
 			goto out;
 	}
 
-	int from = uf_inode_upper(dir), to = uf_inode_upper(newdir);
-	unsigned rflags = flags;
-	bool whiteout = !(flags & RENAME_EXCHANGE) && vsrc.in_lower;
-	if (whiteout)
-		rflags |= RENAME_WHITEOUT;
-	r = uf_neg_errno(renameat2(from, name, to, newname, rflags));
-	if (r < 0 && whiteout && (r == -EINVAL || r == -EPERM || r == -EOPNOTSUPP)) {
-		r = uf_neg_errno(renameat2(from, name, to, newname, flags));
-		if (r == 0)
-			r = uf_whiteout_create(fs, from, name);
-	}
+	r = rename_upper(fs, uf_inode_upper(dir), name, uf_inode_upper(newdir), newname, flags,
+			 !(flags & RENAME_EXCHANGE) && vsrc.in_lower);
 	if (r < 0)
 		goto out;
 	if (dst_exists && !(flags & RENAME_EXCHANGE) && vdst.in_upper &&

@@ -60,7 +60,8 @@ static int read_fd(struct uf_inode *ino, struct uf_file *f)
 
 static int open_flags(struct uf_fs *fs, int flags)
 {
-	flags &= ~(O_CREAT | O_EXCL | O_NOCTTY);
+	/* The kernel resolved the name: O_NOFOLLOW would trip on the proc link. */
+	flags &= ~(O_CREAT | O_EXCL | O_NOCTTY | O_NOFOLLOW);
 	/* With the writeback cache the kernel may read a page it writes to,
 	 * and it handles O_APPEND itself. */
 	if (fs->writeback) {

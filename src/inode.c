@@ -93,7 +93,10 @@ void uf_origin_remove(struct uf_fs *fs, const struct uf_key *upper)
 
 void uf_stat_fixup(struct uf_fs *fs, struct uf_inode *ino, struct stat *st)
 {
-	st->st_ino = uf_st_ino(fs, &ino->key);
+	if (ino->unshared && uf_inode_upper(ino) >= 0)
+		st->st_ino = uf_st_ino(fs, &(struct uf_key){ st->st_dev, st->st_ino });
+	else
+		st->st_ino = uf_st_ino(fs, &ino->key);
 	/* As the kernel: counting subdirs of a merged dir is not worth it, and
 	 * nlink 1 tells find(1) not to rely on it. */
 	if (uf_inode_is_merged(ino))
@@ -168,7 +171,7 @@ struct uf_inode *uf_inode_publish(struct uf_fs *fs, struct uf_inode *dir, const 
 				  struct uf_inode *cand)
 {
 	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&fs->inodes_lock);
-	struct uf_inode *old = g_hash_table_lookup(fs->inodes, &cand->key);
+	struct uf_inode *old = cand->unshared ? NULL : g_hash_table_lookup(fs->inodes, &cand->key);
 
 	if (old && old->type == cand->type) {
 		count_lookup_locked(old);
@@ -182,8 +185,15 @@ struct uf_inode *uf_inode_publish(struct uf_fs *fs, struct uf_inode *dir, const 
 	dir->refs++;
 	cand->name = g_strdup(name);
 	count_lookup_locked(cand);
-	g_hash_table_replace(fs->inodes, &cand->key, cand);
+	if (!cand->unshared)
+		g_hash_table_replace(fs->inodes, &cand->key, cand);
 	return cand;
+}
+
+void uf_inode_count_lookup(struct uf_fs *fs, struct uf_inode *ino)
+{
+	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&fs->inodes_lock);
+	count_lookup_locked(ino);
 }
 
 struct uf_inode *uf_inode_find_lookup(struct uf_fs *fs, const struct uf_key *key)

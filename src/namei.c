@@ -186,9 +186,11 @@ int uf_namei(struct uf_fs *fs, struct uf_inode *dir, const char *name, struct uf
 
 	struct uf_key key = { st.st_dev, st.st_ino };
 	uf_key_resolve(fs, &key);
+	bool unshared = fs->upper && L.v[found].branch != 0 && !S_ISDIR(st.st_mode) &&
+			st.st_nlink > 1;
 
 	/* Fast path: the kernel forgot it, or it has another name here. */
-	struct uf_inode *ino = uf_inode_find_lookup(fs, &key);
+	struct uf_inode *ino = unshared ? NULL : uf_inode_find_lookup(fs, &key);
 	if (ino && ino->type == (st.st_mode & S_IFMT)) {
 		uf_stat_fixup(fs, ino, &st);
 		*ret_ino = ino;
@@ -199,6 +201,7 @@ int uf_namei(struct uf_fs *fs, struct uf_inode *dir, const char *name, struct uf
 		uf_inode_forget(fs, ino, 1);
 
 	struct uf_inode *cand = uf_inode_alloc(&key, st.st_mode);
+	cand->unshared = unshared;
 	r = S_ISDIR(st.st_mode) ? build_dir(fs, &L, found, name, cand)
 				: build_nondir(fs, &L, found, name, cand);
 	if (r < 0) {

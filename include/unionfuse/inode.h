@@ -78,6 +78,9 @@ struct uf_inode *uf_inode_publish(struct uf_fs *fs, struct uf_inode *dir, const 
  * Returns NULL when there is none. Takes inodes_lock. */
 struct uf_inode *uf_inode_find_lookup(struct uf_fs *fs, const struct uf_key *key);
 
+/* Count one more kernel lookup of @ino (it got another name). */
+void uf_inode_count_lookup(struct uf_fs *fs, struct uf_inode *ino);
+
 /* Drop @n kernel lookups. Takes inodes_lock; may free the inode. */
 void uf_inode_forget(struct uf_fs *fs, struct uf_inode *ino, uint64_t n);
 

@@ -44,6 +44,10 @@ struct uf_inode {
 	 * does too. Immutable. */
 	struct uf_key key;
 	mode_t type; /* S_IFMT bits, immutable */
+	/* A lower hard link in a writable union: copy-up will break it off its
+	 * other names (as the kernel without index=on), so each name gets its
+	 * own inode and none is in the table. Immutable. */
+	bool unshared;
 
 	uint64_t nlookup; /* fs->inodes_lock: the kernel's lookup count */
 	uint32_t refs;    /* fs->inodes_lock: nlookup>0, children, open handles */
