@@ -379,6 +379,15 @@ static int set_redirect(struct uf_fs *fs, struct uf_inode *ino)
 	return 0;
 }
 
+/* A pure-upper dir moving into a merged dir must not start merging with a
+ * lower dir of its new name: make it opaque. */
+static int keep_unmerged(struct uf_fs *fs, struct uf_inode *ino, struct uf_inode *newdir)
+{
+	if (!S_ISDIR(ino->type) || ino->nlower > 0 || newdir->nlower == 0)
+		return 0;
+	return uf_dir_set_opaque(fs, uf_inode_upper(ino));
+}
+
 /* Rename in the upper, leaving a whiteout at the old name when @whiteout. */
 static int rename_upper(struct uf_fs *fs, int from, const char *name, int to, const char *newname,
 			unsigned flags, bool whiteout)
@@ -487,13 +496,11 @@ static int do_rename(struct uf_fs *fs, struct uf_inode *dir, const char *name,
 		r = set_redirect(fs, dst);
 	if (r < 0)
 		goto out;
-	/* A pure-upper dir moving into a merged dir must not start merging
-	 * with a lower dir of its new name. */
-	if (S_ISDIR(src->type) && src->nlower == 0 && newdir->nlower > 0) {
-		r = uf_dir_set_opaque(fs, uf_inode_upper(src));
-		if (r < 0)
-			goto out;
-	}
+	r = keep_unmerged(fs, src, newdir);
+	if (r == 0 && (flags & RENAME_EXCHANGE))
+		r = keep_unmerged(fs, dst, dir);
+	if (r < 0)
+		goto out;
 
 	r = rename_upper(fs, uf_inode_upper(dir), name, uf_inode_upper(newdir), newname, flags,
 			 !(flags & RENAME_EXCHANGE) && vsrc.in_lower);
