@@ -1,0 +1,375 @@
+/* Unit tests for params.c: the branch-list splitter, the BRANCHES parser and
+ * the whole argv parser, table-driven. Pure: touches no file, needs no mount
+ * and no root. */
+#include <check.h>
+#include <errno.h>
+#include <glib.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "unionfuse/params.h"
+
+#define MAX_PARTS 6
+#define MAX_ARGS 10
+
+/* Assert that @arr holds exactly the NULL-terminated list @want. */
+static void assert_strv(const GPtrArray *arr, const char *const *want, const char *what)
+{
+	guint n = 0;
+
+	while (n < MAX_PARTS && want[n])
+		n++;
+	ck_assert_msg(arr != NULL, "%s: no array", what);
+	ck_assert_msg(arr->len == n, "%s: %u parts, want %u", what, arr->len, n);
+	for (guint i = 0; i < n; i++)
+		ck_assert_msg(strcmp(arr->pdata[i], want[i]) == 0, "%s: part %u is '%s', want '%s'",
+			      what, i, (const char *)arr->pdata[i], want[i]);
+}
+
+/* A failure must come with a one-line message; a success with none. */
+static void assert_msg(int r, const char *msg, const char *must_contain, const char *what)
+{
+	if (r == 0) {
+		ck_assert_msg(msg == NULL, "%s: success but message '%s'", what, msg);
+		return;
+	}
+	ck_assert_msg(msg != NULL && msg[0] != '\0', "%s: failed (%d) without a message", what,
+		      r);
+	ck_assert_msg(strchr(msg, '\n') == NULL, "%s: message is not one line: '%s'", what, msg);
+	if (must_contain)
+		ck_assert_msg(strstr(msg, must_contain) != NULL,
+			      "%s: message '%s' does not name '%s'", what, msg, must_contain);
+}
+
+START_TEST(test_params_split)
+{
+	static const struct {
+		const char *spec;
+		int r;
+		const char *parts[MAX_PARTS];
+	} t[] = {
+		{ "a", 0, { "a" } },
+		{ "a:b:c", 0, { "a", "b", "c" } },
+		{ "/x/y:/z", 0, { "/x/y", "/z" } },
+		{ "a\\:b:c", 0, { "a:b", "c" } },          /* a\:b:c */
+		{ "a\\\\:b", 0, { "a\\", "b" } },          /* a\\:b -> "a\" "b" */
+		{ "a\\\\\\:b", 0, { "a\\:b" } },           /* a\\\:b -> "a\:b" */
+		{ "\\:", 0, { ":" } },
+		{ "\\\\", 0, { "\\" } },
+		{ "\\:\\::\\\\", 0, { "::", "\\" } },
+		{ "a\\b", 0, { "a\\b" } },                 /* other escapes stay */
+		{ "a b:c d", 0, { "a b", "c d" } },
+		{ "", -EINVAL, { NULL } },
+		{ ":", -EINVAL, { NULL } },
+		{ ":a", -EINVAL, { NULL } },
+		{ "a:", -EINVAL, { NULL } },
+		{ "a::b", -EINVAL, { NULL } },
+		{ "a:b:", -EINVAL, { NULL } },
+	};
+
+	for (size_t i = 0; i < G_N_ELEMENTS(t); i++) {
+		GPtrArray *parts = NULL;
+		char *msg = NULL;
+		int r = uf_params_split(t[i].spec, &parts, &msg);
+
+		ck_assert_msg(r == t[i].r, "split('%s') = %d, want %d", t[i].spec, r, t[i].r);
+		assert_msg(r, msg, NULL, t[i].spec);
+		if (r == 0) {
+			assert_strv(parts, t[i].parts, t[i].spec);
+			g_ptr_array_unref(parts);
+		} else {
+			ck_assert_msg(parts == NULL, "split('%s') failed but filled parts",
+				      t[i].spec);
+		}
+		g_free(msg);
+	}
+}
+END_TEST
+
+START_TEST(test_params_branches)
+{
+	static const struct {
+		const char *spec;
+		int r;
+		const char *branches[MAX_PARTS]; /* top-first */
+	} t[] = {
+		{ "base:updates:upper", 0, { "upper", "updates", "base" } },
+		{ "lower:upper", 0, { "upper", "lower" } },
+		{ "/l1:/l2:/l3:/up", 0, { "/up", "/l3", "/l2", "/l1" } },
+		{ "a\\:b:upper", 0, { "upper", "a:b" } },
+		{ "base:up\\\\", 0, { "up\\", "base" } },
+		{ "single", -EINVAL, { NULL } },
+		{ "a\\:b", -EINVAL, { NULL } }, /* one branch, escaped colon */
+		{ "", -EINVAL, { NULL } },
+		{ "a::b", -EINVAL, { NULL } },
+		{ ":upper", -EINVAL, { NULL } },
+		{ "base:", -EINVAL, { NULL } },
+	};
+
+	for (size_t i = 0; i < G_N_ELEMENTS(t); i++) {
+		struct uf_config c = { .branches = g_ptr_array_new_with_free_func(g_free) };
+		char *msg = NULL;
+		int r = uf_params_parse_branches(t[i].spec, &c, &msg);
+
+		ck_assert_msg(r == t[i].r, "parse_branches('%s') = %d, want %d", t[i].spec, r,
+			      t[i].r);
+		assert_msg(r, msg, NULL, t[i].spec);
+		assert_strv(c.branches, t[i].branches, t[i].spec);
+		ck_assert_msg(c.has_upper == (r == 0), "parse_branches('%s'): has_upper %d",
+			      t[i].spec, c.has_upper);
+		g_free(msg);
+		uf_config_done(&c);
+	}
+}
+END_TEST
+
+/* Flags in struct uf_config that a case may check. */
+enum {
+	F_UPPER = 1 << 0,
+	F_RO = 1 << 1,
+	F_FG = 1 << 2,
+	F_DEBUG = 1 << 3,
+	F_SINGLE = 1 << 4,
+	F_HELP = 1 << 5,
+	F_VERSION = 1 << 6,
+	F_USERXATTR = 1 << 7,
+	F_WRITEBACK = 1 << 8,
+};
+
+struct parse_case {
+	const char *argv[MAX_ARGS]; /* argv[0] is the program name */
+	int r;
+	const char *branches[MAX_PARTS]; /* top-first; checked when r == 0 */
+	const char *mountpoint;          /* checked when r == 0 and not help/version */
+	const char *workdir;             /* NULL: must be unset */
+	double timeout;                  /* 0: the default; < 0: exactly 0 */
+	unsigned flags;                  /* F_*: must be set ... */
+	unsigned care;                   /* ... among these; F_UPPER|F_RO always */
+	const char *err;                 /* the message must contain this */
+};
+
+static const struct parse_case parse_cases[] = {
+	/* BRANCHES MOUNTPOINT */
+	{ .argv = { "unionfuse", "base:upper", "/mnt" },
+	  .branches = { "upper", "base" }, .mountpoint = "/mnt", .flags = F_UPPER,
+	  .care = F_FG | F_DEBUG | F_SINGLE | F_HELP | F_VERSION | F_USERXATTR | F_WRITEBACK },
+	{ .argv = { "unionfuse", "base:updates:upper", "/mnt/u" },
+	  .branches = { "upper", "updates", "base" }, .mountpoint = "/mnt/u", .flags = F_UPPER },
+	{ .argv = { "unionfuse", "a\\:b:up", "/mnt" },
+	  .branches = { "up", "a:b" }, .mountpoint = "/mnt", .flags = F_UPPER },
+	/* Options may come after the positionals, as mount(8) puts them. */
+	{ .argv = { "unionfuse", "base:upper", "/mnt", "-o", "timeout=3" },
+	  .branches = { "upper", "base" }, .mountpoint = "/mnt", .timeout = 3.0,
+	  .flags = F_UPPER },
+
+	/* overlayfs-style -o lowerdir=,upperdir=,workdir= */
+	{ .argv = { "unionfuse", "-o", "lowerdir=A:B,upperdir=U,workdir=W", "/mnt" },
+	  .branches = { "U", "A", "B" }, .mountpoint = "/mnt", .workdir = "W",
+	  .flags = F_UPPER },
+	{ .argv = { "unionfuse", "-o", "lowerdir=A:B", "-o", "upperdir=U", "-o", "workdir=W",
+		    "/mnt" },
+	  .branches = { "U", "A", "B" }, .mountpoint = "/mnt", .workdir = "W",
+	  .flags = F_UPPER },
+	{ .argv = { "unionfuse", "-o", "lowerdir=A:B", "/mnt" },
+	  .branches = { "A", "B" }, .mountpoint = "/mnt" },
+	{ .argv = { "unionfuse", "-o", "lowerdir=A", "/mnt" },
+	  .branches = { "A" }, .mountpoint = "/mnt" },
+	{ .argv = { "unionfuse", "-o", "lowerdir=A\\:1:B", "/mnt" },
+	  .branches = { "A:1", "B" }, .mountpoint = "/mnt" },
+	{ .argv = { "unionfuse", "-o", "lowerdir=A::B", "/mnt" }, .r = -EINVAL },
+	{ .argv = { "unionfuse", "-o", "upperdir=U,workdir=W", "/mnt" }, .r = -EINVAL },
+	/* mount(8) style: SOURCE MOUNTPOINT -o ...; the source is ignored. */
+	{ .argv = { "unionfuse", "overlay", "/mnt", "-o", "lowerdir=A,upperdir=U,workdir=W" },
+	  .branches = { "U", "A" }, .mountpoint = "/mnt", .workdir = "W", .flags = F_UPPER },
+	{ .argv = { "unionfuse", "none", "/mnt", "-o",
+		    "rw,lowerdir=A:B,upperdir=U,workdir=W,index=off,xino=auto" },
+	  .branches = { "U", "A", "B" }, .mountpoint = "/mnt", .workdir = "W",
+	  .flags = F_UPPER },
+
+	/* -o ro: no upper, every branch is a lower. */
+	{ .argv = { "unionfuse", "-o", "ro", "base:upper", "/mnt" },
+	  .branches = { "upper", "base" }, .mountpoint = "/mnt", .flags = F_RO },
+	{ .argv = { "unionfuse", "base:mid:top", "/mnt", "-o", "ro" },
+	  .branches = { "top", "mid", "base" }, .mountpoint = "/mnt", .flags = F_RO },
+	{ .argv = { "unionfuse", "-o", "ro,lowerdir=A:B", "/mnt" },
+	  .branches = { "A", "B" }, .mountpoint = "/mnt", .flags = F_RO },
+	/* ... and with upperdir= the upper stays in the stack as a lower
+	 * (README: "-o ro: every branch is a lower"), as the kernel's ro
+	 * overlay still shows its upper. */
+	{ .argv = { "unionfuse", "-o", "ro,lowerdir=A:B,upperdir=U,workdir=W", "/mnt" },
+	  .branches = { "U", "A", "B" }, .mountpoint = "/mnt", .workdir = "W", .flags = F_RO },
+
+	/* Our own -o options. */
+	{ .argv = { "unionfuse", "-o", "timeout=2.5", "base:upper", "/mnt" },
+	  .branches = { "upper", "base" }, .mountpoint = "/mnt", .timeout = 2.5,
+	  .flags = F_UPPER },
+	{ .argv = { "unionfuse", "-o", "timeout=0", "base:upper", "/mnt" },
+	  .branches = { "upper", "base" }, .mountpoint = "/mnt", .timeout = -1.0,
+	  .flags = F_UPPER },
+	{ .argv = { "unionfuse", "-o", "timeout=abc", "base:upper", "/mnt" },
+	  .r = -EINVAL, .err = "abc" },
+	{ .argv = { "unionfuse", "-o", "timeout=-1", "base:upper", "/mnt" },
+	  .r = -EINVAL, .err = "-1" },
+	{ .argv = { "unionfuse", "-o", "timeout=1x", "base:upper", "/mnt" },
+	  .r = -EINVAL, .err = "1x" },
+	{ .argv = { "unionfuse", "-o", "timeout=nan", "base:upper", "/mnt" },
+	  .r = -EINVAL, .err = "nan" },
+	{ .argv = { "unionfuse", "-o", "timeout=", "base:upper", "/mnt" },
+	  .r = -EINVAL, .err = "timeout" },
+	{ .argv = { "unionfuse", "-o", "userxattr,writeback", "base:upper", "/mnt" },
+	  .branches = { "upper", "base" }, .mountpoint = "/mnt",
+	  .flags = F_UPPER | F_USERXATTR | F_WRITEBACK, .care = F_USERXATTR | F_WRITEBACK },
+	/* Each flag keeps its own value whatever follows it. */
+	{ .argv = { "unionfuse", "-o", "userxattr,ro", "base:upper", "/mnt" },
+	  .branches = { "upper", "base" }, .mountpoint = "/mnt",
+	  .flags = F_RO | F_USERXATTR, .care = F_USERXATTR | F_WRITEBACK },
+	{ .argv = { "unionfuse", "-o", "writeback", "-o", "rw", "base:upper", "/mnt" },
+	  .branches = { "upper", "base" }, .mountpoint = "/mnt",
+	  .flags = F_UPPER | F_WRITEBACK, .care = F_USERXATTR | F_WRITEBACK },
+	{ .argv = { "unionfuse", "-o", "writeback,nowriteback", "base:upper", "/mnt" },
+	  .branches = { "upper", "base" }, .mountpoint = "/mnt",
+	  .flags = F_UPPER, .care = F_USERXATTR | F_WRITEBACK },
+	/* Options libfuse understands pass. */
+	{ .argv = { "unionfuse", "-o", "allow_other,default_permissions,fsname=u",
+		    "base:upper", "/mnt" },
+	  .branches = { "upper", "base" }, .mountpoint = "/mnt", .flags = F_UPPER },
+
+	/* Unknown options name themselves. */
+	{ .argv = { "unionfuse", "-o", "bogus", "base:upper", "/mnt" },
+	  .r = -EINVAL, .err = "bogus" },
+	{ .argv = { "unionfuse", "-o", "ro,bogus2=1", "base:upper", "/mnt" },
+	  .r = -EINVAL, .err = "bogus2" },
+	{ .argv = { "unionfuse", "-x", "base:upper", "/mnt" }, .r = -EINVAL, .err = "-x" },
+	{ .argv = { "unionfuse", "base:upper", "/mnt", "--frobnicate" },
+	  .r = -EINVAL, .err = "--frobnicate" },
+
+	/* Wrong number of positionals, bad branch lists. */
+	{ .argv = { "unionfuse" }, .r = -EINVAL },
+	{ .argv = { "unionfuse", "base:upper" }, .r = -EINVAL },
+	{ .argv = { "unionfuse", "-f", "base:upper" }, .r = -EINVAL },
+	{ .argv = { "unionfuse", "-o", "lowerdir=A:B,upperdir=U" }, .r = -EINVAL },
+	{ .argv = { "unionfuse", "base:upper", "/mnt", "extra" }, .r = -EINVAL },
+	{ .argv = { "unionfuse", "single", "/mnt" }, .r = -EINVAL },
+	{ .argv = { "unionfuse", "a::b", "/mnt" }, .r = -EINVAL },
+
+	/* FUSE flags. */
+	{ .argv = { "unionfuse", "-f", "-d", "-s", "base:upper", "/mnt" },
+	  .branches = { "upper", "base" }, .mountpoint = "/mnt",
+	  .flags = F_UPPER | F_FG | F_DEBUG | F_SINGLE, .care = F_FG | F_DEBUG | F_SINGLE },
+	{ .argv = { "unionfuse", "-f", "base:upper", "/mnt" },
+	  .branches = { "upper", "base" }, .mountpoint = "/mnt",
+	  .flags = F_UPPER | F_FG, .care = F_FG | F_DEBUG | F_SINGLE },
+	{ .argv = { "unionfuse", "base:upper", "/mnt", "-s" },
+	  .branches = { "upper", "base" }, .mountpoint = "/mnt",
+	  .flags = F_UPPER | F_SINGLE, .care = F_FG | F_DEBUG | F_SINGLE },
+	{ .argv = { "unionfuse", "-d", "base:upper", "/mnt" },
+	  .branches = { "upper", "base" }, .mountpoint = "/mnt",
+	  .flags = F_UPPER | F_DEBUG, .care = F_DEBUG | F_SINGLE },
+
+	/* -h / -V succeed without branches or mount point. */
+	{ .argv = { "unionfuse", "-h" }, .flags = F_HELP, .care = F_HELP },
+	{ .argv = { "unionfuse", "--help" }, .flags = F_HELP, .care = F_HELP },
+	{ .argv = { "unionfuse", "-h", "base:upper", "/mnt" }, .flags = F_HELP, .care = F_HELP },
+	{ .argv = { "unionfuse", "-V" }, .flags = F_VERSION, .care = F_VERSION },
+	{ .argv = { "unionfuse", "--version" }, .flags = F_VERSION, .care = F_VERSION },
+};
+
+static char *describe(const struct parse_case *t)
+{
+	g_autoptr(GString) s = g_string_new(NULL);
+
+	for (size_t i = 0; i < MAX_ARGS && t->argv[i]; i++)
+		g_string_append_printf(s, "%s%s", i ? " " : "", t->argv[i]);
+	return g_string_free(g_steal_pointer(&s), FALSE);
+}
+
+static void check_flag(unsigned care, unsigned want, unsigned bit, bool have, const char *name,
+		       const char *what)
+{
+	if (!(care & bit))
+		return;
+	ck_assert_msg(have == !!(want & bit), "'%s': %s is %d, want %d", what, name, have,
+		      !!(want & bit));
+}
+
+START_TEST(test_params_parse)
+{
+	const struct parse_case *t = &parse_cases[_i];
+	g_autofree char *what = describe(t);
+	char **argv = g_new0(char *, MAX_ARGS + 1);
+	int argc = 0;
+	struct uf_config c;
+	char *msg = NULL;
+
+	while (argc < MAX_ARGS && t->argv[argc]) {
+		argv[argc] = g_strdup(t->argv[argc]);
+		argc++;
+	}
+
+	int r = uf_params_parse(argc, argv, &c, &msg);
+	ck_assert_msg(r == t->r, "parse '%s' = %d (%s), want %d", what, r, msg ? msg : "-",
+		      t->r);
+	assert_msg(r, msg, t->err, what);
+
+	if (r == 0) {
+		unsigned care = t->care | F_UPPER | F_RO;
+		bool info = t->flags & (F_HELP | F_VERSION);
+
+		check_flag(care, t->flags, F_HELP, c.show_help, "show_help", what);
+		check_flag(care, t->flags, F_VERSION, c.show_version, "show_version", what);
+		check_flag(care, t->flags, F_FG, c.foreground, "foreground", what);
+		check_flag(care, t->flags, F_DEBUG, c.debug, "debug", what);
+		check_flag(care, t->flags, F_SINGLE, c.single_thread, "single_thread", what);
+		check_flag(care, t->flags, F_USERXATTR, c.userxattr, "userxattr", what);
+		check_flag(care, t->flags, F_WRITEBACK, c.writeback, "writeback", what);
+		if (!info) {
+			check_flag(care, t->flags, F_UPPER, c.has_upper, "has_upper", what);
+			check_flag(care, t->flags, F_RO, c.read_only, "read_only", what);
+			assert_strv(c.branches, t->branches, what);
+			ck_assert_msg(c.mountpoint && strcmp(c.mountpoint, t->mountpoint) == 0,
+				      "'%s': mountpoint '%s', want '%s'", what,
+				      c.mountpoint ? c.mountpoint : "(null)", t->mountpoint);
+			if (t->workdir)
+				ck_assert_msg(c.workdir && strcmp(c.workdir, t->workdir) == 0,
+					      "'%s': workdir '%s', want '%s'", what,
+					      c.workdir ? c.workdir : "(null)", t->workdir);
+			else
+				ck_assert_msg(c.workdir == NULL, "'%s': workdir '%s' set", what,
+					      c.workdir);
+			double want_timeout = t->timeout == 0.0   ? UF_DEFAULT_TIMEOUT
+					      : t->timeout < 0.0 ? 0.0
+								  : t->timeout;
+			ck_assert_msg(c.timeout == want_timeout, "'%s': timeout %g, want %g", what,
+				      c.timeout, want_timeout);
+		}
+	}
+
+	g_free(msg);
+	uf_config_done(&c);
+	ck_assert_ptr_null(c.branches);
+	g_strfreev(argv);
+}
+END_TEST
+
+static Suite *params_suite(void)
+{
+	Suite *s = suite_create("params");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_test(tc, test_params_split);
+	tcase_add_test(tc, test_params_branches);
+	tcase_add_loop_test(tc, test_params_parse, 0, G_N_ELEMENTS(parse_cases));
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(params_suite());
+
+	srunner_run_all(sr, CK_ENV);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
