@@ -26,6 +26,12 @@
 
 static const char *const branch_names[NB] = { "upper", "mid", "bottom" };
 
+/* Made by main() in the parent process and removed by it after the run, so
+ * a test that fails half way (Check _exit()s its child) leaves nothing.
+ * other_base is on another filesystem (/dev/shm), or NULL. */
+static char *test_base;
+static char *other_base;
+
 struct fixture {
 	char *tmp;
 	char *other; /* a tmpdir holding the bottom branch, or NULL */
@@ -99,11 +105,10 @@ static void make_whiteout(int dirfd, const char *name)
 	make(dirfd, name, is_root() ? WH : AUFS);
 }
 
-/* Three branches in a tmpdir; with @other_base, the bottom one in a tmpdir
- * there (another filesystem) instead. */
-static void fixture_setup(struct fixture *f, bool has_upper, const char *other_base)
+/* Three branches in a tmpdir; with @other_fs, the bottom one in a tmpdir on
+ * another filesystem instead. */
+static void fixture_setup(struct fixture *f, bool has_upper, bool other_fs)
 {
-	char tmpl[] = "/tmp/uf-test-readdir-XXXXXX";
 	struct uf_config c = {
 		.branches = g_ptr_array_new_with_free_func(g_free),
 		.has_upper = has_upper,
@@ -112,11 +117,11 @@ static void fixture_setup(struct fixture *f, bool has_upper, const char *other_b
 	};
 	char *msg = NULL;
 
-	ck_assert_ptr_nonnull(mkdtemp(tmpl));
-	f->tmp = g_strdup(tmpl);
+	f->tmp = g_build_filename(test_base, "XXXXXX", NULL);
+	ck_assert_ptr_nonnull(mkdtemp(f->tmp));
 	f->other = NULL;
-	if (other_base) {
-		f->other = g_build_filename(other_base, "uf-test-readdir-XXXXXX", NULL);
+	if (other_fs) {
+		f->other = g_build_filename(other_base, "XXXXXX", NULL);
 		ck_assert_ptr_nonnull(mkdtemp(f->other));
 	}
 	for (unsigned i = 0; i < NB; i++) {
@@ -268,32 +273,27 @@ START_TEST(test_readdir_root)
 {
 	static const struct {
 		bool has_upper;
-		const char *other_base;
+		bool other_fs;
 	} variants[] = {
-		{ true, NULL },        /* upper + two lowers */
-		{ false, NULL },       /* read-only: three lowers */
-		{ true, "/dev/shm" },  /* the bottom on another filesystem */
+		{ true, false },  /* upper + two lowers */
+		{ false, false }, /* read-only: three lowers */
+		{ true, true },   /* the bottom on another filesystem */
 	};
 	const bool has_upper = variants[_i].has_upper;
-	const char *other_base = variants[_i].other_base;
+	const bool other_fs = variants[_i].other_fs;
 	struct uf_layers *L = g_new0(struct uf_layers, 1);
 	struct uf_listing *l = NULL;
 	struct fixture f;
 	unsigned visible = 0;
 
-	if (other_base) {
-		struct stat a, b;
-		if (stat("/tmp", &a) < 0 || stat(other_base, &b) < 0 || a.st_dev == b.st_dev ||
-		    access(other_base, W_OK) < 0) {
-			fprintf(stderr, "test_readdir_root: no other filesystem at %s, skipped\n",
-				other_base);
-			g_free(L);
-			return;
-		}
+	if (other_fs && !other_base) {
+		fprintf(stderr, "test_readdir_root: no other filesystem, skipped\n");
+		g_free(L);
+		return;
 	}
 	if (!is_root())
 		fprintf(stderr, "test_readdir_root: not root, char 0/0 whiteout rows skipped\n");
-	fixture_setup(&f, has_upper, other_base);
+	fixture_setup(&f, has_upper, other_fs);
 	fill_root(&f);
 
 	uf_inode_layers(f.fs->root, L);
@@ -456,7 +456,7 @@ START_TEST(test_readdir_subdirs)
 	struct fixture f;
 	int d[NB];
 
-	fixture_setup(&f, true, NULL);
+	fixture_setup(&f, true, false);
 
 	/* d: merged from all three. */
 	for (unsigned b = 0; b < NB; b++) {
@@ -559,12 +559,40 @@ static Suite *readdir_suite(void)
 	return s;
 }
 
+/* A tmpdir under @dir if @dir is writable and on another filesystem than
+ * test_base; else NULL. */
+static char *other_fs_base(const char *dir)
+{
+	struct stat a, b;
+
+	if (stat(test_base, &a) < 0 || stat(dir, &b) < 0 || a.st_dev == b.st_dev)
+		return NULL;
+	char *p = g_build_filename(dir, "uf-test-readdir-XXXXXX", NULL);
+	if (!mkdtemp(p)) {
+		g_free(p);
+		return NULL;
+	}
+	return p;
+}
+
 int main(void)
 {
+	test_base = g_build_filename(g_get_tmp_dir(), "uf-test-readdir-XXXXXX", NULL);
+	if (!mkdtemp(test_base)) {
+		fprintf(stderr, "mkdtemp %s: %s\n", test_base, g_strerror(errno));
+		return EXIT_FAILURE;
+	}
+	other_base = other_fs_base("/dev/shm");
+
 	SRunner *sr = srunner_create(readdir_suite());
 
 	srunner_run_all(sr, CK_ENV);
 	int failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
+	nftw(test_base, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	if (other_base)
+		nftw(other_base, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	g_free(test_base);
+	g_free(other_base);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

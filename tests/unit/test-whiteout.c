@@ -20,6 +20,10 @@
 #include "unionfuse/types.h"
 #include "unionfuse/whiteout.h"
 
+/* Made by main() in the parent process and removed by it after the run,
+ * so a test that fails half way (Check _exit()s its child) leaves nothing. */
+static char *test_base;
+
 /* A union of two tmpdir branches, "upper" over "lower". */
 struct fixture {
 	char *tmp;
@@ -39,7 +43,6 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 
 static void fixture_setup(struct fixture *f, bool userxattr)
 {
-	char tmpl[] = "/tmp/uf-test-whiteout-XXXXXX";
 	struct uf_config c = {
 		.branches = g_ptr_array_new_with_free_func(g_free),
 		.has_upper = true,
@@ -48,8 +51,8 @@ static void fixture_setup(struct fixture *f, bool userxattr)
 	};
 	char *msg = NULL;
 
-	ck_assert_ptr_nonnull(mkdtemp(tmpl));
-	f->tmp = g_strdup(tmpl);
+	f->tmp = g_build_filename(test_base, "XXXXXX", NULL);
+	ck_assert_ptr_nonnull(mkdtemp(f->tmp));
 	f->upper = g_build_filename(f->tmp, "upper", NULL);
 	f->lower = g_build_filename(f->tmp, "lower", NULL);
 	ck_assert_int_eq(mkdir(f->upper, 0755), 0);
@@ -454,10 +457,18 @@ static Suite *whiteout_suite(void)
 
 int main(void)
 {
+	test_base = g_build_filename(g_get_tmp_dir(), "uf-test-whiteout-XXXXXX", NULL);
+	if (!mkdtemp(test_base)) {
+		fprintf(stderr, "mkdtemp %s: %s\n", test_base, g_strerror(errno));
+		return EXIT_FAILURE;
+	}
+
 	SRunner *sr = srunner_create(whiteout_suite());
 
 	srunner_run_all(sr, CK_ENV);
 	int failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
+	nftw(test_base, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	g_free(test_base);
 	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
