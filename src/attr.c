@@ -31,74 +31,81 @@ void uf_ll_getattr(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 		fuse_reply_attr(req, &st, fs->timeout);
 }
 
-/* utimensat() on an O_PATH fd: through /proc, or for a symlink through its
- * parent (a proc link would be followed). */
-static int set_times(struct uf_fs *fs, struct uf_inode *ino, int fd, const struct timespec ts[2])
+/* Apply @attr to the upper object of a non-directory, by name in its parent
+ * (never following a final symlink), or through the open file @ofd. */
+static int setattr_nondir(struct uf_fs *fs, struct uf_inode *ino, const struct stat *attr,
+			  int to_set, int ofd, const struct timespec ts[2])
 {
-	char path[UF_PROC_FD_MAX];
-
-	if (!S_ISLNK(ino->type))
-		return uf_neg_errno(utimensat(AT_FDCWD, uf_proc_fd(path, fd), ts, 0));
-
-	struct uf_inode *parent;
-	g_autofree char *name = NULL;
-	int r = uf_inode_get_parent(fs, ino, &parent, &name);
+	struct uf_located loc;
+	int r = uf_inode_locate(fs, ino, 0, &loc);
 	if (r < 0)
 		return r;
-	r = uf_neg_errno(utimensat(uf_inode_upper(parent), name, ts, AT_SYMLINK_NOFOLLOW));
-	uf_inode_unref(fs, parent);
+	if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
+		uid_t uid = (to_set & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1;
+		gid_t gid = (to_set & FUSE_SET_ATTR_GID) ? attr->st_gid : (gid_t)-1;
+		r = uf_loc_chown(&loc, uid, gid);
+	}
+	if (r == 0 && (to_set & FUSE_SET_ATTR_MODE))
+		r = S_ISLNK(ino->type) ? -EOPNOTSUPP : uf_loc_chmod(&loc, attr->st_mode & 07777);
+	if (r == 0 && (to_set & FUSE_SET_ATTR_SIZE)) {
+		_cleanup_close_ int fd = -1;
+		if (ofd < 0)
+			ofd = fd = uf_loc_open(&loc, O_WRONLY);
+		r = ofd < 0 ? ofd : uf_neg_errno(ftruncate(ofd, attr->st_size));
+	}
+	if (r == 0 && ts)
+		r = uf_loc_utimens(&loc, ts);
+	uf_located_done(fs, &loc);
+	return r;
+}
+
+static int setattr_dir(struct uf_inode *ino, const struct stat *attr, int to_set,
+		       const struct timespec ts[2])
+{
+	int fd = uf_inode_upper(ino);
+	int r = 0;
+
+	if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
+		uid_t uid = (to_set & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1;
+		gid_t gid = (to_set & FUSE_SET_ATTR_GID) ? attr->st_gid : (gid_t)-1;
+		r = uf_neg_errno(fchown(fd, uid, gid));
+	}
+	if (r == 0 && (to_set & FUSE_SET_ATTR_MODE))
+		r = uf_neg_errno(fchmod(fd, attr->st_mode & 07777));
+	if (r == 0 && (to_set & FUSE_SET_ATTR_SIZE))
+		r = -EISDIR;
+	if (r == 0 && ts)
+		r = uf_neg_errno(futimens(fd, ts));
 	return r;
 }
 
 static int do_setattr(struct uf_fs *fs, struct uf_inode *ino, const struct stat *attr, int to_set,
 		      struct fuse_file_info *fi)
 {
-	char path[UF_PROC_FD_MAX];
 	bool trunc0 = (to_set & FUSE_SET_ATTR_SIZE) && attr->st_size == 0;
 	int r = uf_copyup(fs, ino, trunc0 ? UF_COPYUP_NODATA : 0);
 	if (r < 0)
 		return r;
 
-	int fd = uf_inode_upper(ino);
+	struct timespec tsbuf[2] = { { .tv_nsec = UTIME_OMIT }, { .tv_nsec = UTIME_OMIT } };
+	const struct timespec *ts = NULL;
+	if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME)) {
+		if (to_set & FUSE_SET_ATTR_ATIME_NOW)
+			tsbuf[0].tv_nsec = UTIME_NOW;
+		else if (to_set & FUSE_SET_ATTR_ATIME)
+			tsbuf[0] = attr->st_atim;
+		if (to_set & FUSE_SET_ATTR_MTIME_NOW)
+			tsbuf[1].tv_nsec = UTIME_NOW;
+		else if (to_set & FUSE_SET_ATTR_MTIME)
+			tsbuf[1] = attr->st_mtim;
+		ts = tsbuf;
+	}
+	if (S_ISDIR(ino->type))
+		return setattr_dir(ino, attr, to_set, ts);
 	int ofd = fi && fi->fh && S_ISREG(ino->type)
 			  ? atomic_load(&((struct uf_file *)(uintptr_t)fi->fh)->fd)
 			  : -1;
-
-	if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
-		uid_t uid = (to_set & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1;
-		gid_t gid = (to_set & FUSE_SET_ATTR_GID) ? attr->st_gid : (gid_t)-1;
-		r = uf_neg_errno(fchownat(fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW));
-		if (r < 0)
-			return r;
-	}
-	if (to_set & FUSE_SET_ATTR_MODE) {
-		if (S_ISLNK(ino->type))
-			return -EOPNOTSUPP;
-		r = uf_neg_errno(fchmodat(AT_FDCWD, uf_proc_fd(path, fd), attr->st_mode & 07777, 0));
-		if (r < 0)
-			return r;
-	}
-	if (to_set & FUSE_SET_ATTR_SIZE) {
-		r = ofd >= 0 ? uf_neg_errno(ftruncate(ofd, attr->st_size))
-			     : uf_neg_errno(truncate(uf_proc_fd(path, fd), attr->st_size));
-		if (r < 0)
-			return r;
-	}
-	if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME)) {
-		struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT }, { .tv_nsec = UTIME_OMIT } };
-		if (to_set & FUSE_SET_ATTR_ATIME_NOW)
-			ts[0].tv_nsec = UTIME_NOW;
-		else if (to_set & FUSE_SET_ATTR_ATIME)
-			ts[0] = attr->st_atim;
-		if (to_set & FUSE_SET_ATTR_MTIME_NOW)
-			ts[1].tv_nsec = UTIME_NOW;
-		else if (to_set & FUSE_SET_ATTR_MTIME)
-			ts[1] = attr->st_mtim;
-		r = ofd >= 0 ? uf_neg_errno(futimens(ofd, ts)) : set_times(fs, ino, fd, ts);
-		if (r < 0)
-			return r;
-	}
-	return 0;
+	return setattr_nondir(fs, ino, attr, to_set, ofd, ts);
 }
 
 void uf_ll_setattr(fuse_req_t req, fuse_ino_t id, struct stat *attr, int to_set,
@@ -120,16 +127,19 @@ void uf_ll_setattr(fuse_req_t req, fuse_ino_t id, struct stat *attr, int to_set,
 void uf_ll_readlink(fuse_req_t req, fuse_ino_t id)
 {
 	struct uf_fs *fs = uf_fs_from_req(req);
-	struct uf_inode *ino = uf_inode_from_id(fs, id);
+	struct uf_located loc;
 	char buf[PATH_MAX + 1];
 
-	ssize_t n = readlinkat(uf_inode_top_fd(ino), "", buf, sizeof(buf));
-	if (n < 0) {
-		fuse_reply_err(req, errno);
+	int r = uf_inode_locate(fs, uf_inode_from_id(fs, id), -1, &loc);
+	if (r < 0) {
+		fuse_reply_err(req, -r);
 		return;
 	}
-	if ((size_t)n >= sizeof(buf)) {
-		fuse_reply_err(req, ENAMETOOLONG);
+	ssize_t n = uf_loc_readlink(&loc, buf, sizeof(buf));
+	r = n < 0 ? (int)n : (size_t)n >= sizeof(buf) ? -ENAMETOOLONG : 0;
+	uf_located_done(fs, &loc);
+	if (r < 0) {
+		fuse_reply_err(req, -r);
 		return;
 	}
 	buf[n] = '\0';

@@ -18,6 +18,7 @@
 #include "unionfuse/inode.h"
 #include "unionfuse/util.h"
 #include "unionfuse/whiteout.h"
+#include "unionfuse/xattr.h"
 
 #define COPY_CHUNK (1 << 20)
 #define TMP_PREFIX ".wh..wh.uf-tmp."
@@ -27,41 +28,6 @@ static atomic_uint tmp_counter;
 static void tmp_name(char buf[static 64])
 {
 	g_snprintf(buf, 64, TMP_PREFIX "%d.%u", (int)getpid(), atomic_fetch_add(&tmp_counter, 1));
-}
-
-int uf_copy_xattrs(const char *src, const char *dst)
-{
-	ssize_t n = listxattr(src, NULL, 0);
-	if (n < 0)
-		return errno == ENOTSUP ? 0 : -errno;
-	if (n == 0)
-		return 0;
-	g_autofree char *names = g_malloc(n);
-	n = listxattr(src, names, n);
-	if (n < 0)
-		return -errno;
-	for (char *name = names; name < names + n; name += strlen(name) + 1) {
-		if (uf_is_private_xattr(name))
-			continue;
-		ssize_t vn = getxattr(src, name, NULL, 0);
-		if (vn < 0)
-			continue;
-		g_autofree char *val = g_malloc(vn + 1);
-		vn = getxattr(src, name, val, vn);
-		if (vn < 0)
-			continue;
-		if (setxattr(dst, name, val, vn, 0) < 0) {
-			/* The upper may refuse a security label or an ACL it
-			 * does not support; user data must not be lost. */
-			if (g_str_has_prefix(name, "security.") ||
-			    g_str_has_prefix(name, "system.")) {
-				if (errno == ENOTSUP || errno == EPERM || errno == EINVAL)
-					continue;
-			}
-			return -errno;
-		}
-	}
-	return 0;
 }
 
 static int copy_range_loop(int src, int dst, off_t start, off_t end)
@@ -133,33 +99,28 @@ static int copy_data(int src, int dst, off_t size)
 
 /* Metadata in an order that keeps it: owner before mode (chown clears
  * setuid), xattrs after chown (it clears security.capability), times last. */
-static int copy_meta_fd(int fd, const struct stat *st, const char *src_path)
+static int copy_meta_fd(int src, int dst, const struct stat *st)
 {
-	char dst_path[UF_PROC_FD_MAX];
 	struct timespec ts[2] = { st->st_atim, st->st_mtim };
 
-	if (fchown(fd, st->st_uid, st->st_gid) < 0)
+	if (fchown(dst, st->st_uid, st->st_gid) < 0)
 		return -errno;
-	if (fchmod(fd, st->st_mode & 07777) < 0)
+	if (fchmod(dst, st->st_mode & 07777) < 0)
 		return -errno;
-	int r = uf_copy_xattrs(src_path, uf_proc_fd(dst_path, fd));
+	int r = uf_copy_xattrs(&(struct uf_xobj){ .fd = src }, &(struct uf_xobj){ .fd = dst });
 	if (r < 0)
 		return r;
-	return uf_neg_errno(futimens(fd, ts));
+	return uf_neg_errno(futimens(dst, ts));
 }
 
-/* Build a regular file copy; returns an O_RDWR fd of the unnamed or
- * temporary file, with *ret_tmp set when it has a temporary name. */
-static int make_regular(struct uf_fs *fs, int lower_fd, const struct stat *st, int pdir,
+/* Build a regular file copy of @src; returns an O_RDWR fd of the unnamed or
+ * temporary file, with ret_tmp set when it has a temporary name. */
+static int make_regular(struct uf_fs *fs, int src, const struct stat *st, int pdir,
 			unsigned flags, int *ret_dirfd, char ret_tmp[static 64])
 {
-	char src_path[UF_PROC_FD_MAX];
-	_cleanup_close_ int src = open(uf_proc_fd(src_path, lower_fd), O_RDONLY | O_CLOEXEC);
 	_cleanup_close_ int dst = -1;
 	int r;
 
-	if (src < 0)
-		return -errno;
 	ret_tmp[0] = '\0';
 	*ret_dirfd = pdir;
 	dst = openat(pdir, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
@@ -177,7 +138,7 @@ static int make_regular(struct uf_fs *fs, int lower_fd, const struct stat *st, i
 		if (r < 0)
 			goto fail;
 	}
-	r = copy_meta_fd(dst, st, src_path);
+	r = copy_meta_fd(src, dst, st);
 	if (r < 0)
 		goto fail;
 	return uf_take_fd(&dst);
@@ -200,22 +161,21 @@ static int publish_regular(int fd, int tmpdir, const char *tmp, int pdir, const 
 	return uf_neg_errno(linkat(AT_FDCWD, uf_proc_fd(path, fd), pdir, name, AT_SYMLINK_FOLLOW));
 }
 
-/* Make a non-regular object under a temporary name, with its metadata. */
-static int make_other(struct uf_fs *fs, int lower_fd, const struct stat *st, int tmpdir,
-		      const char *tmp)
+/* Make a copy of non-regular @lname in @ldir (whose xattrs @src reaches)
+ * under temporary name @tmp in @tmpdir, with its metadata. */
+static int make_other(int ldir, const char *lname, const struct uf_xobj *src,
+		      const struct stat *st, int tmpdir, const char *tmp)
 {
-	char src_path[UF_PROC_FD_MAX], dst_path[UF_PROC_FD_MAX];
 	struct timespec ts[2] = { st->st_atim, st->st_mtim };
 	int r;
 
-	(void)fs;
 	switch (st->st_mode & S_IFMT) {
 	case S_IFDIR:
 		r = uf_neg_errno(mkdirat(tmpdir, tmp, 0700));
 		break;
 	case S_IFLNK: {
 		g_autofree char *target = g_malloc(st->st_size + 1);
-		ssize_t n = readlinkat(lower_fd, "", target, st->st_size + 1);
+		ssize_t n = readlinkat(ldir, lname, target, st->st_size + 1);
 		if (n < 0)
 			return -errno;
 		if (n > st->st_size)
@@ -231,76 +191,86 @@ static int make_other(struct uf_fs *fs, int lower_fd, const struct stat *st, int
 	if (r < 0)
 		return r;
 
-	_cleanup_close_ int fd = openat(tmpdir, tmp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0) {
-		r = -errno;
-		goto fail;
-	}
-	r = uf_neg_errno(fchownat(fd, "", st->st_uid, st->st_gid, AT_EMPTY_PATH));
+	g_autofree char *dst_path = uf_at_path(tmpdir, tmp);
+	r = uf_neg_errno(fchownat(tmpdir, tmp, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW));
 	if (r == 0 && !S_ISLNK(st->st_mode))
-		r = uf_neg_errno(fchmodat(AT_FDCWD, uf_proc_fd(dst_path, fd), st->st_mode & 07777, 0));
-	if (r == 0 && !S_ISLNK(st->st_mode))
-		r = uf_copy_xattrs(uf_proc_fd(src_path, lower_fd), dst_path);
+		r = uf_neg_errno(fchmodat(tmpdir, tmp, st->st_mode & 07777, 0));
+	if (r == 0)
+		r = uf_copy_xattrs(src, &(struct uf_xobj){ .fd = -1, .path = dst_path });
 	if (r == 0)
 		r = uf_neg_errno(utimensat(tmpdir, tmp, ts, AT_SYMLINK_NOFOLLOW));
 	if (r == 0)
 		return 0;
-fail:
-	if (S_ISDIR(st->st_mode))
-		unlinkat(tmpdir, tmp, AT_REMOVEDIR);
-	else
-		unlinkat(tmpdir, tmp, 0);
+	unlinkat(tmpdir, tmp, S_ISDIR(st->st_mode) ? AT_REMOVEDIR : 0);
 	return r;
 }
 
 /* Copy one object whose parent already has an upper. Caller holds ino->lock. */
-static int copyup_one(struct uf_fs *fs, struct uf_inode *ino, int pdir, const char *name,
-		      unsigned flags)
+static int copyup_one(struct uf_fs *fs, struct uf_inode *ino, struct uf_inode *parent,
+		      const char *name, unsigned flags)
 {
-	int lower_fd = ino->lower[0].fd;
+	int pdir = uf_inode_upper(parent);
+	bool is_dir = S_ISDIR(ino->type);
+	/* Where the lower object is: a dir has its own fd, others a name. */
+	int ldir = is_dir ? -1 : uf_dir_layer_fd(parent, atomic_load(&ino->branch));
 	struct stat st, ust, pst;
+	char tmp[64];
+	int tmpdir = -1;
 	int r;
 
-	if (fstat(lower_fd, &st) < 0 || fstat(pdir, &pst) < 0)
-		return -errno;
+	if (!is_dir && ldir < 0)
+		return -ESTALE;
+	r = uf_neg_errno(is_dir ? fstat(ino->lower[0].fd, &st)
+				: fstatat(ldir, name, &st, AT_SYMLINK_NOFOLLOW));
+	if (r == 0 && fstat(pdir, &pst) < 0)
+		r = -errno;
+	if (r < 0)
+		return r;
+	if ((st.st_mode & S_IFMT) != ino->type)
+		return -ESTALE; /* replaced in the lower behind our back */
 
 	if (S_ISREG(st.st_mode)) {
-		char tmp[64];
-		int tmpdir = -1;
-		_cleanup_close_ int fd = make_regular(fs, lower_fd, &st, pdir, flags, &tmpdir, tmp);
+		_cleanup_close_ int src = openat(ldir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (src < 0)
+			return -errno;
+		_cleanup_close_ int fd = make_regular(fs, src, &st, pdir, flags, &tmpdir, tmp);
 		if (fd < 0)
 			return fd;
 		r = publish_regular(fd, tmpdir, tmp, pdir, name);
-		if (r < 0)
-			return r;
 	} else {
-		char tmp[64];
-		int tmpdir = fs->work_fd >= 0 ? fs->work_fd : pdir;
+		g_autofree char *src_path = is_dir ? NULL : uf_at_path(ldir, name);
+		struct uf_xobj src = { .fd = is_dir ? ino->lower[0].fd : -1, .path = src_path };
+		tmpdir = fs->work_fd >= 0 ? fs->work_fd : pdir;
 		tmp_name(tmp);
-		r = make_other(fs, lower_fd, &st, tmpdir, tmp);
+		r = make_other(ldir, name, &src, &st, tmpdir, tmp);
 		if (r < 0)
 			return r;
 		r = uf_neg_errno(renameat2(tmpdir, tmp, pdir, name, RENAME_NOREPLACE));
-		if (r < 0) {
-			unlinkat(tmpdir, tmp, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0);
+		if (r < 0)
+			unlinkat(tmpdir, tmp, is_dir ? AT_REMOVEDIR : 0);
+	}
+	if (r < 0)
+		return r;
+
+	if (is_dir) {
+		int fd = openat(pdir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0 || fstat(fd, &ust) < 0) {
+			r = -errno;
+			if (fd >= 0)
+				close(fd);
 			return r;
 		}
-	}
-
-	int oflags = S_ISDIR(st.st_mode) ? O_RDONLY | O_DIRECTORY : O_PATH;
-	int fd = openat(pdir, name, oflags | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &ust) < 0) {
-		r = -errno;
-		close(fd);
-		return r;
+		uf_inode_set_upper(ino, fd);
+	} else {
+		if (fstatat(pdir, name, &ust, AT_SYMLINK_NOFOLLOW) < 0)
+			return -errno;
+		uf_inode_set_in_upper(ino);
+		uf_inode_repin(fs, ino);
 	}
 	/* A broken-off hard link is a new file (the kernel gives it a new
 	 * st_ino too); anything else keeps its origin's identity. */
 	if (!ino->unshared)
 		uf_origin_add(fs, &(struct uf_key){ ust.st_dev, ust.st_ino }, &ino->key);
-	uf_inode_set_upper(ino, fd);
 	/* Copy-up is no change the user made: the parent keeps its times. */
 	futimens(pdir, (struct timespec[2]){ pst.st_atim, pst.st_mtim });
 	return 0;
@@ -314,7 +284,7 @@ int uf_copyup(struct uf_fs *fs, struct uf_inode *ino, unsigned flags)
 
 	if (!fs->upper)
 		return -EROFS;
-	if (uf_inode_upper(ino) >= 0)
+	if (uf_inode_in_upper(fs, ino))
 		return 0;
 	r = uf_inode_get_parent(fs, ino, &parent, &name);
 	if (UF_WARN_ON(r < 0))
@@ -322,8 +292,8 @@ int uf_copyup(struct uf_fs *fs, struct uf_inode *ino, unsigned flags)
 	r = uf_copyup(fs, parent, 0);
 	if (r == 0) {
 		g_mutex_lock(&ino->lock);
-		if (uf_inode_upper(ino) < 0)
-			r = copyup_one(fs, ino, uf_inode_upper(parent), name, flags);
+		if (!uf_inode_in_upper(fs, ino))
+			r = copyup_one(fs, ino, parent, name, flags);
 		g_mutex_unlock(&ino->lock);
 	}
 	uf_inode_unref(fs, parent);

@@ -79,27 +79,20 @@ static int publish_new(struct uf_fs *fs, struct uf_inode *dir, int updir, const 
 		       struct uf_inode **ret_ino, struct stat *ret_st)
 {
 	struct stat st;
-	int fd = openat(updir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	_cleanup_close_ int dfd = -1;
 
-	if (fd < 0)
+	if (fstatat(updir, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
-	if (fstat(fd, &st) < 0) {
-		int r = -errno;
-		close(fd);
-		return r;
-	}
 	if (S_ISDIR(st.st_mode)) {
-		/* Directories keep an fd that can list and read xattrs. */
-		int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		close(fd);
+		dfd = openat(updir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (dfd < 0)
 			return -errno;
-		fd = dfd;
 	}
 	struct uf_key key = { st.st_dev, st.st_ino };
 	uf_origin_remove(fs, &key); /* an old record for a reused ino */
 	struct uf_inode *cand = uf_inode_alloc(&key, st.st_mode);
-	uf_inode_set_upper(cand, fd);
+	if (dfd >= 0)
+		uf_inode_set_upper(cand, uf_take_fd(&dfd));
 	struct uf_inode *ino = uf_inode_publish(fs, dir, name, cand);
 	uf_stat_fixup(fs, ino, &st);
 	*ret_ino = ino;
@@ -206,7 +199,6 @@ void uf_ll_link(fuse_req_t req, fuse_ino_t id, fuse_ino_t newparent, const char 
 	struct uf_fs *fs = uf_fs_from_req(req);
 	struct uf_inode *ino = uf_inode_from_id(fs, id);
 	struct uf_inode *dir = uf_inode_from_id(fs, newparent);
-	char path[UF_PROC_FD_MAX];
 	bool over_whiteout;
 	struct stat st;
 	int updir;
@@ -215,11 +207,12 @@ void uf_ll_link(fuse_req_t req, fuse_ino_t id, fuse_ino_t newparent, const char 
 	if (r == 0)
 		r = prepare_new(fs, dir, newname, &updir, &over_whiteout);
 	if (r == 0) {
-		int up = uf_inode_upper(ino);
-		r = uf_neg_errno(linkat(up, "", updir, newname, AT_EMPTY_PATH));
-		if (r == -ENOENT || r == -EPERM) /* no CAP_DAC_READ_SEARCH */
-			r = uf_neg_errno(linkat(AT_FDCWD, uf_proc_fd(path, up), updir, newname,
-						AT_SYMLINK_FOLLOW));
+		struct uf_located loc;
+		r = uf_inode_locate(fs, ino, 0, &loc);
+		if (r == 0) {
+			r = uf_loc_link(&loc, updir, newname);
+			uf_located_done(fs, &loc);
+		}
 		if (r < 0 && over_whiteout)
 			uf_whiteout_create(fs, updir, newname);
 	}
@@ -229,6 +222,8 @@ void uf_ll_link(fuse_req_t req, fuse_ino_t id, fuse_ino_t newparent, const char 
 		fuse_reply_err(req, -r);
 		return;
 	}
+	/* Its names can go now while it lives on: hold on to the object. */
+	uf_inode_keep_pin(fs, ino);
 	uf_inode_count_lookup(fs, ino);
 	uf_reply_entry(req, fs, ino, &st);
 }
@@ -318,6 +313,19 @@ static int prepare_rmdir(struct uf_fs *fs, struct uf_inode *dir, const char *nam
 	return r;
 }
 
+/* The inode of non-dir @name in @dir, pinned so that it outlives its name
+ * (open files, fstat). Returns it with one lookup counted, or NULL. */
+static struct uf_inode *pin_victim(struct uf_fs *fs, struct uf_inode *dir, const char *name)
+{
+	struct uf_inode *ino;
+	struct stat st;
+
+	if (uf_namei(fs, dir, name, &ino, &st) < 0)
+		return NULL;
+	uf_inode_keep_pin(fs, ino);
+	return ino;
+}
+
 static int do_remove(struct uf_fs *fs, struct uf_inode *dir, const char *name, bool is_dir)
 {
 	struct victim v;
@@ -339,13 +347,15 @@ static int do_remove(struct uf_fs *fs, struct uf_inode *dir, const char *name, b
 	r = uf_copyup(fs, dir, 0);
 	if (r < 0)
 		return r;
+	struct uf_inode *victim = is_dir ? NULL : pin_victim(fs, dir, name);
 	int updir = uf_inode_upper(dir);
-	if (v.in_upper) {
+	if (v.in_upper)
 		r = remove_upper(fs, updir, name, is_dir);
-		if (r < 0)
-			return r;
-	}
-	return v.in_lower ? uf_whiteout_create(fs, updir, name) : 0;
+	if (r == 0 && v.in_lower)
+		r = uf_whiteout_create(fs, updir, name);
+	if (victim)
+		uf_inode_forget(fs, victim, 1);
+	return r;
 }
 
 void uf_ll_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -460,6 +470,8 @@ static int do_rename(struct uf_fs *fs, struct uf_inode *dir, const char *name,
 			goto out;
 		if (dst == src) /* hard links of one file: nothing to do */
 			goto out;
+		if (!(flags & RENAME_EXCHANGE))
+			uf_inode_keep_pin(fs, dst); /* it may stay open */
 	}
 	if (dst_exists && !(flags & RENAME_EXCHANGE)) {
 		bool sdir = S_ISDIR(sst.st_mode), ddir = S_ISDIR(dst_st.st_mode);

@@ -39,18 +39,16 @@ void uf_reply_entry(fuse_req_t req, struct uf_fs *fs, struct uf_inode *ino, cons
 }
 
 /* The fd to read from: switch a lower handle to the upper after copy-up. */
-static int read_fd(struct uf_inode *ino, struct uf_file *f)
+static int read_fd(struct uf_fs *fs, struct uf_inode *ino, struct uf_file *f)
 {
 	int fd = atomic_load(&f->fd);
-	int up = uf_inode_upper(ino);
 
-	if (up < 0 || !f->lower)
+	if (!f->lower || !uf_inode_in_upper(fs, ino))
 		return fd;
 	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&f->lock);
 	if (!f->lower)
 		return atomic_load(&f->fd);
-	char path[UF_PROC_FD_MAX];
-	int nfd = open(uf_proc_fd(path, up), O_RDONLY | O_CLOEXEC);
+	int nfd = uf_inode_open(fs, ino, O_RDONLY);
 	if (nfd < 0)
 		return fd; /* keep serving the old data rather than failing */
 	f->old_fd = atomic_exchange(&f->fd, nfd);
@@ -78,7 +76,6 @@ void uf_ll_open(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 	struct uf_inode *ino = uf_inode_from_id(fs, id);
 	int flags = open_flags(fs, fi->flags);
 	bool writing = (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
-	char path[UF_PROC_FD_MAX];
 
 	if (writing) {
 		int r = uf_copyup(fs, ino, (flags & O_TRUNC) ? UF_COPYUP_NODATA : 0);
@@ -87,13 +84,14 @@ void uf_ll_open(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 			return;
 		}
 	}
-	int up = uf_inode_upper(ino);
-	int fd = open(uf_proc_fd(path, up >= 0 ? up : ino->lower[0].fd), flags);
+	bool lower = !uf_inode_in_upper(fs, ino);
+	int fd = uf_inode_open(fs, ino, flags);
 	if (fd < 0) {
-		fuse_reply_err(req, errno);
+		fuse_reply_err(req, -fd);
 		return;
 	}
-	fi->fh = (uintptr_t)uf_file_new(fd, up < 0);
+	fi->fh = (uintptr_t)uf_file_new(fd, lower);
+	uf_inode_open_pin(fs, ino);
 	fi->keep_cache = 1; /* auto_inval_data drops it when mtime/size change */
 	if (fi->flags & O_DIRECT)
 		fi->direct_io = 1;
@@ -117,6 +115,7 @@ void uf_ll_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 	}
 	fi->fh = (uintptr_t)uf_file_new(fd, false);
 	fi->keep_cache = 1;
+	uf_inode_open_pin(fs, ino);
 	struct fuse_entry_param e = {
 		.ino = uf_inode_id(fs, ino),
 		.attr = st,
@@ -125,6 +124,7 @@ void uf_ll_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 	};
 	if (fuse_reply_create(req, &e, fi) < 0) {
 		/* The request was interrupted: undo what the kernel won't. */
+		uf_inode_open_unpin(fs, ino);
 		close(fd);
 		uf_inode_forget(fs, ino, 1);
 	}
@@ -136,7 +136,7 @@ void uf_ll_read(fuse_req_t req, fuse_ino_t id, size_t size, off_t off, struct fu
 	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
 
 	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-	buf.buf[0].fd = read_fd(uf_inode_from_id(fs, id), file_of(fi));
+	buf.buf[0].fd = read_fd(fs, uf_inode_from_id(fs, id), file_of(fi));
 	buf.buf[0].pos = off;
 	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
 }
@@ -168,9 +168,10 @@ void uf_ll_flush(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 
 void uf_ll_release(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 {
+	struct uf_fs *fs = uf_fs_from_req(req);
 	struct uf_file *f = file_of(fi);
 
-	(void)id;
+	uf_inode_open_unpin(fs, uf_inode_from_id(fs, id));
 	close(atomic_load(&f->fd));
 	if (f->old_fd >= 0)
 		close(f->old_fd);
@@ -198,7 +199,7 @@ void uf_ll_fallocate(fuse_req_t req, fuse_ino_t id, int mode, off_t offset, off_
 void uf_ll_lseek(fuse_req_t req, fuse_ino_t id, off_t off, int whence, struct fuse_file_info *fi)
 {
 	struct uf_fs *fs = uf_fs_from_req(req);
-	off_t r = lseek(read_fd(uf_inode_from_id(fs, id), file_of(fi)), off, whence);
+	off_t r = lseek(read_fd(fs, uf_inode_from_id(fs, id), file_of(fi)), off, whence);
 
 	if (r < 0)
 		fuse_reply_err(req, errno);
@@ -211,7 +212,7 @@ void uf_ll_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 			   struct fuse_file_info *fi_out, size_t len, int flags)
 {
 	struct uf_fs *fs = uf_fs_from_req(req);
-	int in = read_fd(uf_inode_from_id(fs, ino_in), file_of(fi_in));
+	int in = read_fd(fs, uf_inode_from_id(fs, ino_in), file_of(fi_in));
 	int out = atomic_load(&file_of(fi_out)->fd);
 
 	(void)ino_out;

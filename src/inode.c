@@ -3,6 +3,7 @@
  * keeps st_ino. Lookup counts follow the kernel's exactly; an inode lives
  * while the kernel knows it or a child points to it. */
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "unionfuse/inode.h"
@@ -93,7 +94,7 @@ void uf_origin_remove(struct uf_fs *fs, const struct uf_key *upper)
 
 void uf_stat_fixup(struct uf_fs *fs, struct uf_inode *ino, struct stat *st)
 {
-	if (ino->unshared && uf_inode_upper(ino) >= 0)
+	if (ino->unshared && uf_inode_in_upper(fs, ino))
 		st->st_ino = uf_st_ino(fs, &(struct uf_key){ st->st_dev, st->st_ino });
 	else
 		st->st_ino = uf_st_ino(fs, &ino->key);
@@ -103,9 +104,207 @@ void uf_stat_fixup(struct uf_fs *fs, struct uf_inode *ino, struct stat *st)
 		st->st_nlink = 1;
 }
 
+int uf_dir_layer_fd(struct uf_inode *dir, unsigned branch)
+{
+	int up = uf_inode_upper(dir);
+
+	if (branch == 0 && up >= 0)
+		return up;
+	for (unsigned i = 0; i < dir->nlower; i++)
+		if (dir->lower[i].branch == branch)
+			return dir->lower[i].fd;
+	return -1;
+}
+
+int uf_inode_locate(struct uf_fs *fs, struct uf_inode *ino, int branch, struct uf_located *ret)
+{
+	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&fs->inodes_lock);
+
+	*ret = (struct uf_located){ .dirfd = -1, .pin = -1 };
+	if (UF_WARN_ON(S_ISDIR(ino->type)))
+		return -EIO;
+	if (ino->pin >= 0 && (branch < 0 || (branch == 0 && uf_inode_in_upper(fs, ino)))) {
+		ret->pin = fcntl(ino->pin, F_DUPFD_CLOEXEC, 0);
+		return ret->pin < 0 ? -errno : 0;
+	}
+	if (!ino->parent)
+		return -ESTALE;
+	unsigned b = branch >= 0 ? (unsigned)branch : atomic_load(&ino->branch);
+	int fd = uf_dir_layer_fd(ino->parent, b);
+	if (fd < 0)
+		return -ENOENT; /* the parent no longer has that branch */
+	ino->parent->refs++;
+	ret->parent = ino->parent;
+	ret->dirfd = fd;
+	ret->name = g_strdup(ino->name);
+	return 0;
+}
+
+void uf_located_done(struct uf_fs *fs, struct uf_located *loc)
+{
+	if (loc->parent)
+		uf_inode_unref(fs, loc->parent);
+	if (loc->pin >= 0)
+		close(loc->pin);
+	g_free(loc->name);
+	g_free(loc->path);
+	*loc = (struct uf_located){ .dirfd = -1, .pin = -1 };
+}
+
+static const char *pin_path(const struct uf_located *loc, char buf[static UF_PROC_FD_MAX])
+{
+	return uf_proc_fd(buf, loc->pin);
+}
+
+int uf_loc_stat(const struct uf_located *loc, struct stat *st)
+{
+	if (loc->pin >= 0)
+		return uf_neg_errno(fstat(loc->pin, st));
+	return uf_neg_errno(fstatat(loc->dirfd, loc->name, st, AT_SYMLINK_NOFOLLOW));
+}
+
+int uf_loc_open(const struct uf_located *loc, int flags)
+{
+	char buf[UF_PROC_FD_MAX];
+
+	flags |= O_CLOEXEC;
+	if (loc->pin >= 0)
+		return uf_neg_errno(open(pin_path(loc, buf), flags & ~O_NOFOLLOW));
+	return uf_neg_errno(openat(loc->dirfd, loc->name, flags | O_NOFOLLOW));
+}
+
+int uf_loc_chown(const struct uf_located *loc, uid_t uid, gid_t gid)
+{
+	if (loc->pin >= 0)
+		return uf_neg_errno(fchownat(loc->pin, "", uid, gid, AT_EMPTY_PATH));
+	return uf_neg_errno(fchownat(loc->dirfd, loc->name, uid, gid, AT_SYMLINK_NOFOLLOW));
+}
+
+int uf_loc_chmod(const struct uf_located *loc, mode_t mode)
+{
+	char buf[UF_PROC_FD_MAX];
+
+	if (loc->pin >= 0)
+		return uf_neg_errno(fchmodat(AT_FDCWD, pin_path(loc, buf), mode, 0));
+	return uf_neg_errno(fchmodat(loc->dirfd, loc->name, mode, 0));
+}
+
+int uf_loc_utimens(const struct uf_located *loc, const struct timespec ts[2])
+{
+	char buf[UF_PROC_FD_MAX];
+
+	if (loc->pin >= 0)
+		return uf_neg_errno(utimensat(AT_FDCWD, pin_path(loc, buf), ts, 0));
+	return uf_neg_errno(utimensat(loc->dirfd, loc->name, ts, AT_SYMLINK_NOFOLLOW));
+}
+
+ssize_t uf_loc_readlink(const struct uf_located *loc, char *buf, size_t size)
+{
+	if (loc->pin >= 0)
+		return uf_neg_errno_ssize(readlinkat(loc->pin, "", buf, size));
+	return uf_neg_errno_ssize(readlinkat(loc->dirfd, loc->name, buf, size));
+}
+
+int uf_loc_link(const struct uf_located *loc, int newdirfd, const char *newname)
+{
+	char buf[UF_PROC_FD_MAX];
+
+	if (loc->pin >= 0)
+		return uf_neg_errno(linkat(AT_FDCWD, pin_path(loc, buf), newdirfd, newname,
+					   AT_SYMLINK_FOLLOW));
+	return uf_neg_errno(linkat(loc->dirfd, loc->name, newdirfd, newname, 0));
+}
+
+const char *uf_loc_path(struct uf_located *loc, bool *ret_follow)
+{
+	*ret_follow = loc->pin >= 0;
+	if (!loc->path)
+		loc->path = loc->pin >= 0 ? g_strdup_printf("/proc/self/fd/%d", loc->pin)
+					  : g_strdup_printf("/proc/self/fd/%d/%s", loc->dirfd, loc->name);
+	return loc->path;
+}
+
+/* Open an O_PATH pin on the topmost object of @ino. Caller holds inodes_lock. */
+static void pin_locked(struct uf_fs *fs, struct uf_inode *ino)
+{
+	if (ino->pin >= 0 || !ino->parent)
+		return;
+	int fd = uf_dir_layer_fd(ino->parent, uf_inode_in_upper(fs, ino) ? 0 : atomic_load(&ino->branch));
+	if (fd >= 0)
+		ino->pin = openat(fd, ino->name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+}
+
+void uf_inode_open_pin(struct uf_fs *fs, struct uf_inode *ino)
+{
+	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&fs->inodes_lock);
+
+	if (S_ISDIR(ino->type))
+		return;
+	ino->nopen++;
+	pin_locked(fs, ino);
+}
+
+void uf_inode_open_unpin(struct uf_fs *fs, struct uf_inode *ino)
+{
+	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&fs->inodes_lock);
+
+	if (S_ISDIR(ino->type) || UF_WARN_ON(ino->nopen == 0))
+		return;
+	if (--ino->nopen == 0 && !ino->pin_keep && ino->pin >= 0) {
+		close(ino->pin);
+		ino->pin = -1;
+	}
+}
+
+void uf_inode_keep_pin(struct uf_fs *fs, struct uf_inode *ino)
+{
+	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&fs->inodes_lock);
+
+	if (S_ISDIR(ino->type) || ino->pin_keep)
+		return;
+	ino->pin_keep = true;
+	pin_locked(fs, ino);
+}
+
+void uf_inode_repin(struct uf_fs *fs, struct uf_inode *ino)
+{
+	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&fs->inodes_lock);
+
+	if (ino->pin < 0)
+		return;
+	close(ino->pin);
+	ino->pin = -1;
+	pin_locked(fs, ino);
+}
+
+int uf_inode_open(struct uf_fs *fs, struct uf_inode *ino, int flags)
+{
+	struct uf_located loc;
+
+	if (S_ISDIR(ino->type))
+		return uf_neg_errno(openat(uf_inode_top_fd(ino), ".", flags | O_CLOEXEC));
+	int r = uf_inode_locate(fs, ino, -1, &loc);
+	if (r < 0)
+		return r;
+	r = uf_loc_open(&loc, flags);
+	uf_located_done(fs, &loc);
+	return r;
+}
+
 int uf_inode_stat(struct uf_fs *fs, struct uf_inode *ino, struct stat *st)
 {
-	int r = uf_neg_errno(fstat(uf_inode_top_fd(ino), st));
+	struct uf_located loc;
+	int r;
+
+	if (S_ISDIR(ino->type)) {
+		r = uf_neg_errno(fstat(uf_inode_top_fd(ino), st));
+	} else {
+		r = uf_inode_locate(fs, ino, -1, &loc);
+		if (r < 0)
+			return r;
+		r = uf_loc_stat(&loc, st);
+		uf_located_done(fs, &loc);
+	}
 	if (r < 0)
 		return r;
 	uf_stat_fixup(fs, ino, st);
@@ -119,6 +318,8 @@ struct uf_inode *uf_inode_alloc(const struct uf_key *key, mode_t type)
 	ino->key = *key;
 	ino->type = type & S_IFMT;
 	atomic_init(&ino->upper, -1);
+	atomic_init(&ino->branch, 0);
+	ino->pin = -1;
 	g_mutex_init(&ino->lock);
 	return ino;
 }
@@ -129,6 +330,8 @@ void uf_inode_free(struct uf_inode *ino)
 
 	if (up >= 0)
 		close(up);
+	if (ino->pin >= 0)
+		close(ino->pin);
 	for (unsigned i = 0; i < ino->nlower; i++)
 		close(ino->lower[i].fd);
 	g_free(ino->lower);
@@ -240,6 +443,22 @@ void uf_inode_set_upper(struct uf_inode *ino, int fd)
 		return;
 	}
 	atomic_store_explicit(&ino->upper, fd, memory_order_release);
+}
+
+void uf_inode_set_in_upper(struct uf_inode *ino)
+{
+	atomic_store_explicit(&ino->branch, 0, memory_order_release);
+}
+
+void uf_inode_renamed(struct uf_fs *fs, struct uf_inode *ino, struct uf_inode *dir,
+		      const char *name)
+{
+	{
+		g_autoptr(GMutexLocker) l = g_mutex_locker_new(&fs->inodes_lock);
+		if (ino->parent == dir && strcmp(ino->name, name) == 0)
+			return;
+	}
+	uf_inode_move(fs, ino, dir, name);
 }
 
 void uf_inode_move(struct uf_fs *fs, struct uf_inode *ino, struct uf_inode *newdir,

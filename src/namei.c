@@ -152,22 +152,9 @@ static int build_dir(struct uf_fs *fs, const struct uf_layers *L, unsigned found
 	return 0;
 }
 
-static int build_nondir(struct uf_fs *fs, const struct uf_layers *L, unsigned found,
-			const char *name, struct uf_inode *cand)
+static void build_nondir(const struct uf_layers *L, unsigned found, struct uf_inode *cand)
 {
-	const struct uf_layer *top = &L->v[found];
-	int fd = openat(top->fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-
-	if (fd < 0)
-		return -errno;
-	if (fs->upper && top->branch == 0) {
-		uf_inode_set_upper(cand, fd);
-		return 0;
-	}
-	cand->lower = g_new(struct uf_layer, 1);
-	cand->lower[0] = (struct uf_layer){ .fd = fd, .branch = top->branch };
-	cand->nlower = 1;
-	return 0;
+	atomic_store(&cand->branch, L->v[found].branch);
 }
 
 int uf_namei(struct uf_fs *fs, struct uf_inode *dir, const char *name, struct uf_inode **ret_ino,
@@ -192,6 +179,9 @@ int uf_namei(struct uf_fs *fs, struct uf_inode *dir, const char *name, struct uf
 	/* Fast path: the kernel forgot it, or it has another name here. */
 	struct uf_inode *ino = unshared ? NULL : uf_inode_find_lookup(fs, &key);
 	if (ino && ino->type == (st.st_mode & S_IFMT)) {
+		/* A hard link: the name found last is one that surely exists. */
+		if (!S_ISDIR(ino->type))
+			uf_inode_renamed(fs, ino, dir, name);
 		uf_stat_fixup(fs, ino, &st);
 		*ret_ino = ino;
 		*ret_st = st;
@@ -202,13 +192,17 @@ int uf_namei(struct uf_fs *fs, struct uf_inode *dir, const char *name, struct uf
 
 	struct uf_inode *cand = uf_inode_alloc(&key, st.st_mode);
 	cand->unshared = unshared;
-	r = S_ISDIR(st.st_mode) ? build_dir(fs, &L, found, name, cand)
-				: build_nondir(fs, &L, found, name, cand);
+	if (S_ISDIR(st.st_mode))
+		r = build_dir(fs, &L, found, name, cand);
+	else
+		build_nondir(&L, found, cand);
 	if (r < 0) {
 		uf_inode_discard(cand);
 		return r;
 	}
 	ino = uf_inode_publish(fs, dir, name, cand);
+	if (!S_ISDIR(st.st_mode) && st.st_nlink > 1 && uf_inode_in_upper(fs, ino))
+		uf_inode_keep_pin(fs, ino); /* one of its names may go */
 	uf_stat_fixup(fs, ino, &st);
 	*ret_ino = ino;
 	*ret_st = st;

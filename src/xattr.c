@@ -1,7 +1,9 @@
 /* Extended attributes. The format's own overlay.* names are never shown nor
  * settable through the union; setting or removing another name copies the
- * object up first. Non-directories are reached through /proc/self/fd because
- * their fds are O_PATH, which the f*xattr() calls refuse. */
+ * object up first. Directories are reached by their fds, other objects by
+ * /proc/self/fd/PARENT/NAME with the l*xattr() calls, which also works for
+ * symlinks and special files. */
+#include <stdio.h>
 #include <string.h>
 #include <sys/xattr.h>
 
@@ -10,38 +12,132 @@
 #include "unionfuse/ops.h"
 #include "unionfuse/util.h"
 #include "unionfuse/whiteout.h"
+#include "unionfuse/xattr.h"
 
-static ssize_t get_raw(struct uf_inode *ino, const char *name, void *buf, size_t size)
+char *uf_at_path(int dirfd, const char *name)
 {
-	char path[UF_PROC_FD_MAX];
-	int fd = uf_inode_top_fd(ino);
-
-	if (S_ISDIR(ino->type))
-		return uf_neg_errno_ssize(fgetxattr(fd, name, buf, size));
-	return uf_neg_errno_ssize(getxattr(uf_proc_fd(path, fd), name, buf, size));
+	return g_strdup_printf("/proc/self/fd/%d/%s", dirfd, name);
 }
 
-static ssize_t list_raw(struct uf_inode *ino, char *buf, size_t size)
+ssize_t uf_xlist(const struct uf_xobj *o, char *buf, size_t size)
 {
-	char path[UF_PROC_FD_MAX];
-	int fd = uf_inode_top_fd(ino);
+	if (o->fd >= 0)
+		return uf_neg_errno_ssize(flistxattr(o->fd, buf, size));
+	return uf_neg_errno_ssize(o->follow ? listxattr(o->path, buf, size)
+					    : llistxattr(o->path, buf, size));
+}
 
-	if (S_ISDIR(ino->type))
-		return uf_neg_errno_ssize(flistxattr(fd, buf, size));
-	return uf_neg_errno_ssize(listxattr(uf_proc_fd(path, fd), buf, size));
+ssize_t uf_xget(const struct uf_xobj *o, const char *name, void *buf, size_t size)
+{
+	if (o->fd >= 0)
+		return uf_neg_errno_ssize(fgetxattr(o->fd, name, buf, size));
+	return uf_neg_errno_ssize(o->follow ? getxattr(o->path, name, buf, size)
+					    : lgetxattr(o->path, name, buf, size));
+}
+
+int uf_xset(const struct uf_xobj *o, const char *name, const void *val, size_t size, int flags)
+{
+	if (o->fd >= 0)
+		return uf_neg_errno(fsetxattr(o->fd, name, val, size, flags));
+	return uf_neg_errno(o->follow ? setxattr(o->path, name, val, size, flags)
+				      : lsetxattr(o->path, name, val, size, flags));
+}
+
+int uf_xremove(const struct uf_xobj *o, const char *name)
+{
+	if (o->fd >= 0)
+		return uf_neg_errno(fremovexattr(o->fd, name));
+	return uf_neg_errno(o->follow ? removexattr(o->path, name) : lremovexattr(o->path, name));
+}
+
+/* The whole name list of @o, in a new buffer. Returns its length or -errno. */
+static ssize_t list_all(const struct uf_xobj *o, char **ret)
+{
+	ssize_t n;
+
+	*ret = NULL;
+	do {
+		n = uf_xlist(o, NULL, 0);
+		if (n <= 0)
+			return n;
+		g_free(*ret);
+		*ret = g_malloc(n);
+		n = uf_xlist(o, *ret, n);
+	} while (n == -ERANGE);
+	return n;
+}
+
+int uf_copy_xattrs(const struct uf_xobj *src, const struct uf_xobj *dst)
+{
+	g_autofree char *names = NULL;
+	ssize_t n = list_all(src, &names);
+
+	if (n == -ENOTSUP)
+		return 0;
+	if (n < 0)
+		return (int)n;
+	for (char *name = names; name < names + n; name += strlen(name) + 1) {
+		if (uf_is_private_xattr(name))
+			continue;
+		ssize_t vn = uf_xget(src, name, NULL, 0);
+		if (vn < 0)
+			continue;
+		g_autofree char *val = g_malloc(vn + 1);
+		vn = uf_xget(src, name, val, vn);
+		if (vn < 0)
+			continue;
+		int r = uf_xset(dst, name, val, vn, 0);
+		/* The upper may refuse a label or an ACL it does not support;
+		 * user data must not be lost. */
+		if (r < 0 && !((g_str_has_prefix(name, "security.") ||
+				g_str_has_prefix(name, "system.")) &&
+			       (r == -ENOTSUP || r == -EPERM || r == -EINVAL)))
+			return r;
+	}
+	return 0;
+}
+
+/* The xattr object of @ino's topmost real object; release @loc with
+ * xobj_done(). */
+static int inode_xobj(struct uf_fs *fs, struct uf_inode *ino, struct uf_xobj *ret,
+		      struct uf_located *loc)
+{
+	*loc = (struct uf_located){ .dirfd = -1, .pin = -1 };
+	if (S_ISDIR(ino->type)) {
+		*ret = (struct uf_xobj){ .fd = uf_inode_top_fd(ino) };
+		return 0;
+	}
+	int r = uf_inode_locate(fs, ino, -1, loc);
+	if (r < 0)
+		return r;
+	*ret = (struct uf_xobj){ .fd = -1 };
+	ret->path = uf_loc_path(loc, &ret->follow);
+	return 0;
+}
+
+static void xobj_done(struct uf_fs *fs, struct uf_located *loc)
+{
+	uf_located_done(fs, loc);
 }
 
 void uf_ll_getxattr(fuse_req_t req, fuse_ino_t id, const char *name, size_t size)
 {
 	struct uf_fs *fs = uf_fs_from_req(req);
-	struct uf_inode *ino = uf_inode_from_id(fs, id);
+	struct uf_located loc;
+	struct uf_xobj o;
 
 	if (uf_is_private_xattr(name)) {
 		fuse_reply_err(req, ENODATA);
 		return;
 	}
+	int r = inode_xobj(fs, uf_inode_from_id(fs, id), &o, &loc);
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
 	g_autofree char *buf = size ? g_malloc(size) : NULL;
-	ssize_t n = get_raw(ino, name, buf, size);
+	ssize_t n = uf_xget(&o, name, buf, size);
+	xobj_done(fs, &loc);
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
 	else if (size == 0)
@@ -53,19 +149,18 @@ void uf_ll_getxattr(fuse_req_t req, fuse_ino_t id, const char *name, size_t size
 void uf_ll_listxattr(fuse_req_t req, fuse_ino_t id, size_t size)
 {
 	struct uf_fs *fs = uf_fs_from_req(req);
-	struct uf_inode *ino = uf_inode_from_id(fs, id);
-	ssize_t n;
+	struct uf_located loc;
 	g_autofree char *raw = NULL;
+	struct uf_xobj o;
 
+	int r = inode_xobj(fs, uf_inode_from_id(fs, id), &o, &loc);
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
 	/* The private names must be filtered, so always fetch the list. */
-	do {
-		n = list_raw(ino, NULL, 0);
-		if (n <= 0)
-			break;
-		g_free(raw);
-		raw = g_malloc(n);
-		n = list_raw(ino, raw, n);
-	} while (n == -ERANGE);
+	ssize_t n = list_all(&o, &raw);
+	xobj_done(fs, &loc);
 	if (n < 0) {
 		fuse_reply_err(req, (int)-n);
 		return;
@@ -85,26 +180,31 @@ void uf_ll_listxattr(fuse_req_t req, fuse_ino_t id, size_t size)
 static int set_or_remove(struct uf_fs *fs, struct uf_inode *ino, const char *name,
 			 const char *value, size_t size, int flags, bool remove)
 {
-	char path[UF_PROC_FD_MAX];
+	struct uf_located loc;
+	struct uf_xobj o;
+	int r;
 
 	if (uf_is_private_xattr(name))
 		return -EPERM;
 	if (remove) {
 		/* Removing what is not there must not copy anything up. */
-		ssize_t n = get_raw(ino, name, NULL, 0);
+		r = inode_xobj(fs, ino, &o, &loc);
+		if (r < 0)
+			return r;
+		ssize_t n = uf_xget(&o, name, NULL, 0);
+		xobj_done(fs, &loc);
 		if (n < 0)
 			return (int)n;
 	}
-	int r = uf_copyup(fs, ino, 0);
+	r = uf_copyup(fs, ino, 0);
 	if (r < 0)
 		return r;
-	int fd = uf_inode_upper(ino);
-	if (S_ISDIR(ino->type))
-		return remove ? uf_neg_errno(fremovexattr(fd, name))
-			      : uf_neg_errno(fsetxattr(fd, name, value, size, flags));
-	uf_proc_fd(path, fd);
-	return remove ? uf_neg_errno(removexattr(path, name))
-		      : uf_neg_errno(setxattr(path, name, value, size, flags));
+	r = inode_xobj(fs, ino, &o, &loc);
+	if (r < 0)
+		return r;
+	r = remove ? uf_xremove(&o, name) : uf_xset(&o, name, value, size, flags);
+	xobj_done(fs, &loc);
+	return r;
 }
 
 void uf_ll_setxattr(fuse_req_t req, fuse_ino_t id, const char *name, const char *value,

@@ -14,10 +14,5 @@ enum {
  * inodes' locks one at a time, parents first. */
 int uf_copyup(struct uf_fs *fs, struct uf_inode *ino, unsigned flags);
 
-/* Copy the xattrs of real object @src_path to @dst_path, skipping the
- * format's private ones. The paths are /proc/self/fd links, followed to the
- * objects (so not for symlinks). Returns 0 or -errno. */
-int uf_copy_xattrs(const char *src_path, const char *dst_path);
-
 /* Remove leftovers of copy-ups interrupted by a crash. */
 void uf_copyup_cleanup(struct uf_fs *fs);

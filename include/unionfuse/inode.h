@@ -30,12 +30,62 @@ static inline int uf_inode_upper(struct uf_inode *ino)
 	return atomic_load_explicit(&ino->upper, memory_order_acquire);
 }
 
-/* The fd of the topmost real object. */
+/* The fd of the topmost real directory of directory @ino. */
 static inline int uf_inode_top_fd(struct uf_inode *ino)
 {
 	int fd = uf_inode_upper(ino);
 	return fd >= 0 ? fd : ino->lower[0].fd;
 }
+
+static inline bool uf_inode_in_upper(const struct uf_fs *fs, struct uf_inode *ino)
+{
+	if (S_ISDIR(ino->type))
+		return uf_inode_upper(ino) >= 0;
+	return fs->upper && atomic_load_explicit(&ino->branch, memory_order_acquire) == 0;
+}
+
+/* How to reach a non-directory's real object: by name in its parent's real
+ * directory (the parent is held, so dirfd stays valid), or through a pin
+ * (a dup owned by the struct). Release with uf_located_done(). */
+struct uf_located {
+	struct uf_inode *parent;
+	int dirfd;
+	char *name;
+	int pin;
+	char *path; /* an l*xattr()-able path, made on demand */
+};
+
+/* Locate the topmost object of non-dir @ino, or its object in @branch when
+ * @branch >= 0 (then never through the pin). Returns 0 or -errno. */
+int uf_inode_locate(struct uf_fs *fs, struct uf_inode *ino, int branch, struct uf_located *ret);
+void uf_located_done(struct uf_fs *fs, struct uf_located *loc);
+
+/* Single syscalls on a located object; each returns 0 (or a count) or -errno. */
+int uf_loc_stat(const struct uf_located *loc, struct stat *st);
+int uf_loc_open(const struct uf_located *loc, int flags);
+int uf_loc_chown(const struct uf_located *loc, uid_t uid, gid_t gid);
+int uf_loc_chmod(const struct uf_located *loc, mode_t mode);
+int uf_loc_utimens(const struct uf_located *loc, const struct timespec ts[2]);
+ssize_t uf_loc_readlink(const struct uf_located *loc, char *buf, size_t size);
+int uf_loc_link(const struct uf_located *loc, int newdirfd, const char *newname);
+/* A path naming the object for the xattr calls; *ret_follow tells whether
+ * it must be followed (a /proc/self/fd link) or not. */
+const char *uf_loc_path(struct uf_located *loc, bool *ret_follow);
+
+/* Pin non-dir @ino while a handle has it open; unpin at release. */
+void uf_inode_open_pin(struct uf_fs *fs, struct uf_inode *ino);
+void uf_inode_open_unpin(struct uf_fs *fs, struct uf_inode *ino);
+/* Pin non-dir @ino for good: it has several links in the upper. */
+void uf_inode_keep_pin(struct uf_fs *fs, struct uf_inode *ino);
+/* Move the pin of @ino to its new upper copy. Caller holds ino->lock. */
+void uf_inode_repin(struct uf_fs *fs, struct uf_inode *ino);
+
+/* The fd of @dir's real directory in @branch, or -1. */
+int uf_dir_layer_fd(struct uf_inode *dir, unsigned branch);
+
+/* Open the topmost real object of @ino with @flags (O_NOFOLLOW added).
+ * Returns an fd or -errno. */
+int uf_inode_open(struct uf_fs *fs, struct uf_inode *ino, int flags);
 
 /* Fill @ret with the inode's layers, upper first. */
 void uf_inode_layers(struct uf_inode *ino, struct uf_layers *ret);
@@ -88,8 +138,17 @@ void uf_inode_forget(struct uf_fs *fs, struct uf_inode *ino, uint64_t n);
 void uf_inode_ref(struct uf_fs *fs, struct uf_inode *ino);
 void uf_inode_unref(struct uf_fs *fs, struct uf_inode *ino);
 
-/* Set the upper object of @ino to @fd (consumed). Caller holds ino->lock. */
+/* Set the upper directory of dir @ino to @fd (consumed). Caller holds
+ * ino->lock or owns the unpublished inode. */
 void uf_inode_set_upper(struct uf_inode *ino, int fd);
+
+/* Note that non-dir @ino is now in the upper. Caller holds ino->lock. */
+void uf_inode_set_in_upper(struct uf_inode *ino);
+
+/* Remember @dir/@name as the name of non-dir @ino when it has another
+ * (after a lookup by another hard link). Takes inodes_lock. */
+void uf_inode_renamed(struct uf_fs *fs, struct uf_inode *ino, struct uf_inode *dir,
+		      const char *name);
 
 /* Move @ino under @newdir as @newname (after a rename). Takes inodes_lock. */
 void uf_inode_move(struct uf_fs *fs, struct uf_inode *ino, struct uf_inode *newdir,

@@ -2,8 +2,10 @@
  * its inodes. Mapping to kernel overlayfs: a "branch" is a layer; branches[0]
  * is the upper layer when the union is writable.
  *
- * Lock order: fs->inodes_lock, then ino->lock. Never hold either across a
- * fuse_reply_*() call: a reply may trigger a forget that frees the inode. */
+ * Lock order: ino->lock, then fs->inodes_lock (a copy-up records its result
+ * in the tables while it holds its inode); never two inodes' locks at once.
+ * Never hold a lock across a fuse_reply_*() call: a reply may trigger a
+ * forget that frees the inode. */
 #pragma once
 
 #include <fuse_lowlevel.h>
@@ -32,8 +34,7 @@ struct uf_key {
 	ino_t ino;
 };
 
-/* A real object in one lower branch. fd is O_RDONLY|O_DIRECTORY for
- * directories and O_PATH|O_NOFOLLOW for everything else. */
+/* A real directory in one branch (O_RDONLY|O_DIRECTORY). */
 struct uf_layer {
 	int fd;
 	uint16_t branch;
@@ -52,14 +53,21 @@ struct uf_inode {
 	uint64_t nlookup; /* fs->inodes_lock: the kernel's lookup count */
 	uint32_t refs;    /* fs->inodes_lock: nlookup>0, children, open handles */
 
-	/* The upper object (dir: O_RDONLY|O_DIRECTORY, else O_PATH), or -1.
-	 * Set once, under ->lock, by lookup or copy-up; read locklessly. */
-	_Atomic int upper;
-
-	/* Lower objects, top-first; immutable once the inode is published.
-	 * A non-directory has at most one; an opaque directory none. */
-	uint16_t nlower;
+	/* Directories hold an fd per real directory merged into them: the
+	 * upper's (or -1) and the lowers', top-first. Non-directories hold no
+	 * fd, so a walk of a big tree cannot run out of them: they are found by
+	 * ->name in their parent's layer of ->branch. */
+	_Atomic int upper;        /* dirs: set once under ->lock; lockless reads */
+	_Atomic uint16_t branch;  /* non-dirs: 0 once in the upper (set under ->lock) */
+	uint16_t nlower;          /* dirs: immutable once published */
 	struct uf_layer *lower;
+
+	/* An O_PATH fd on a non-directory's topmost object while it has no
+	 * reliable name: while it is open (it may be unlinked) or has several
+	 * upper links (its name may go). fs->inodes_lock. */
+	int pin;
+	uint32_t nopen;   /* fs->inodes_lock: open file handles */
+	bool pin_keep;    /* fs->inodes_lock: keep the pin while the inode lives */
 
 	struct uf_inode *parent; /* fs->inodes_lock; holds a ref */
 	char *name;              /* fs->inodes_lock */
