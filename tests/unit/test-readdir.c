@@ -400,6 +400,44 @@ START_TEST(test_readdir_root)
 }
 END_TEST
 
+/* readdir.h: whiteouts are hidden. A char 0/0 in the bottom branch is one
+ * too: the kernel overlayfs neither lists it in a merged directory nor finds
+ * it by name. Kept apart so it cannot mask the cases above. */
+START_TEST(test_readdir_bottom_whiteout)
+{
+	struct uf_layers *L = g_new0(struct uf_layers, 1);
+	struct uf_listing *l = NULL;
+	struct uf_inode *ino = NULL;
+	struct fixture f;
+	struct stat st;
+	unsigned count;
+
+	if (!is_root()) {
+		fprintf(stderr, "test_readdir_bottom_whiteout: not root, skipped\n");
+		g_free(L);
+		return;
+	}
+	fixture_setup(&f, true, false);
+	make(f.fd[0], "top", FILE_);
+	make(f.fd[2], "wh_bottom", WH);
+
+	uf_inode_layers(f.fs->root, L);
+	ck_assert_int_eq(uf_readdir_merge(f.fs, L, 1, 1, &l), 0);
+	listing_find(l, "top", &count);
+	ck_assert_uint_eq(count, 1);
+	listing_find(l, "wh_bottom", &count);
+	ck_assert_msg(count == 0, "bottom whiteout 'wh_bottom' listed");
+	int r = uf_namei(f.fs, f.fs->root, "wh_bottom", &ino, &st);
+	if (r == 0)
+		uf_inode_forget(f.fs, ino, 1);
+	ck_assert_msg(r == -ENOENT, "namei bottom whiteout = %d, want -ENOENT", r);
+
+	uf_listing_free(l);
+	g_free(L);
+	fixture_teardown(&f);
+}
+END_TEST
+
 /* Look @name up in @dir, merge its layers, and check the listing holds
  * exactly @want (NULL-terminated) with the right inos. Returns the inode
  * (one lookup counted). */
@@ -555,6 +593,7 @@ static Suite *readdir_suite(void)
 
 	tcase_add_loop_test(tc, test_readdir_root, 0, 3); /* variants[] */
 	tcase_add_test(tc, test_readdir_subdirs);
+	tcase_add_test(tc, test_readdir_bottom_whiteout);
 	suite_add_tcase(s, tc);
 	return s;
 }
