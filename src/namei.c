@@ -13,11 +13,6 @@
 #include "unionfuse/util.h"
 #include "unionfuse/whiteout.h"
 
-static bool is_bottom(const struct uf_fs *fs, unsigned branch)
-{
-	return branch == fs->n_branches - 1;
-}
-
 int uf_check_new_name(const struct uf_fs *fs, const char *name)
 {
 	if (strlen(name) > fs->name_max)
@@ -44,8 +39,8 @@ int uf_find(const struct uf_fs *fs, const struct uf_layers *L, const char *name,
 		}
 		if (r < 0)
 			return r;
-		if (uf_is_whiteout(ret_st) && !is_bottom(fs, L->v[i].branch))
-			return -ENOENT;
+		if (uf_is_whiteout(ret_st))
+			return -ENOENT; /* even in the bottom branch, as the kernel */
 		*ret_layer = i;
 		return 0;
 	}

@@ -10,8 +10,9 @@
 struct parse_state {
 	struct uf_config *cfg;
 	GPtrArray *positional; /* char * */
-	char *lowerdir;
+	char *lowerdir; /* g_malloc'd, as upperdir and workdir */
 	char *upperdir;
+	char *workdir;
 	char *timeout;
 	char *error;
 };
@@ -26,14 +27,11 @@ enum {
 #define CFG_OPT(t, field, v) { t, offsetof(struct uf_config, field), v }
 
 static const struct fuse_opt state_opts[] = {
-	OPT("lowerdir=%s", lowerdir),
-	OPT("upperdir=%s", upperdir),
 	OPT("timeout=%s", timeout),
 	FUSE_OPT_END,
 };
 
 static const struct fuse_opt config_opts[] = {
-	CFG_OPT("workdir=%s", workdir, 0),
 	CFG_OPT("ro", read_only, 1),
 	CFG_OPT("rw", read_only, 0),
 	CFG_OPT("writeback", writeback, 1),
@@ -105,13 +103,72 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 	return -1;
 }
 
+/* Take lowerdir=, upperdir= and workdir= out of every -o list before libfuse
+ * parses it: its parser would eat the backslash of "\:" in a path. Returns
+ * the remaining argv in @out. */
+static void take_path_opts(int argc, char **argv, struct parse_state *s, GPtrArray *out)
+{
+	static const struct {
+		const char *prefix;
+		size_t off;
+	} keys[] = {
+		{ "lowerdir=", offsetof(struct parse_state, lowerdir) },
+		{ "upperdir=", offsetof(struct parse_state, upperdir) },
+		{ "workdir=", offsetof(struct parse_state, workdir) },
+	};
+
+	for (int i = 0; i < argc; i++) {
+		const char *list = NULL;
+		if (i > 0 && strcmp(argv[i], "-o") == 0 && i + 1 < argc)
+			list = argv[++i];
+		else if (i > 0 && g_str_has_prefix(argv[i], "-o"))
+			list = argv[i] + 2;
+		if (!list) {
+			g_ptr_array_add(out, g_strdup(argv[i]));
+			continue;
+		}
+		g_autoptr(GString) rest = g_string_new(NULL);
+		g_autoptr(GString) tok = g_string_new(NULL);
+		for (const char *p = list;; p++) {
+			if (*p == '\\' && p[1]) {
+				g_string_append_c(tok, *p++);
+				g_string_append_c(tok, *p);
+				continue;
+			}
+			if (*p != ',' && *p != '\0') {
+				g_string_append_c(tok, *p);
+				continue;
+			}
+			bool taken = false;
+			for (size_t k = 0; k < G_N_ELEMENTS(keys); k++) {
+				if (g_str_has_prefix(tok->str, keys[k].prefix)) {
+					char **field = (char **)((char *)s + keys[k].off);
+					g_free(*field);
+					*field = g_strdup(tok->str + strlen(keys[k].prefix));
+					taken = true;
+				}
+			}
+			if (!taken && tok->len) {
+				if (rest->len)
+					g_string_append_c(rest, ',');
+				g_string_append_len(rest, tok->str, tok->len);
+			}
+			g_string_truncate(tok, 0);
+			if (*p == '\0')
+				break;
+		}
+		if (rest->len)
+			g_ptr_array_add(out, g_strconcat("-o", rest->str, NULL));
+	}
+}
+
 int uf_params_split(const char *spec, GPtrArray **ret_parts, char **reterr_msg)
 {
 	g_autoptr(GPtrArray) parts = g_ptr_array_new_with_free_func(g_free);
 	g_autoptr(GString) cur = g_string_new(NULL);
 
 	for (const char *p = spec;; p++) {
-		if (*p == '\\' && (p[1] == ':' || p[1] == '\\')) {
+		if (*p == '\\' && (p[1] == ':' || p[1] == '\\' || p[1] == ',')) {
 			g_string_append_c(cur, *++p);
 			continue;
 		}
@@ -187,9 +244,10 @@ static int finish_branches(struct parse_state *s, char **reterr_msg)
 		r = uf_params_split(s->lowerdir, &lowers, reterr_msg);
 		if (r < 0)
 			return r;
-		if (s->upperdir && !c->read_only) {
+		/* With -o ro the upper is just the topmost lower. */
+		if (s->upperdir) {
 			g_ptr_array_add(c->branches, g_strdup(s->upperdir));
-			c->has_upper = true;
+			c->has_upper = !c->read_only;
 		}
 		for (guint i = 0; i < lowers->len; i++)
 			g_ptr_array_add(c->branches, g_strdup(lowers->pdata[i]));
@@ -224,7 +282,11 @@ int uf_params_parse(int argc, char **argv, struct uf_config *c, char **reterr_ms
 
 	config_init(c);
 	s.positional = g_ptr_array_new_with_free_func(g_free);
-	c->fuse_args = (struct fuse_args)FUSE_ARGS_INIT(argc, argv);
+	g_autoptr(GPtrArray) args = g_ptr_array_new_with_free_func(g_free);
+	take_path_opts(argc, argv, &s, args);
+	for (guint i = 0; i < args->len; i++)
+		fuse_opt_add_arg(&c->fuse_args, args->pdata[i]);
+	c->workdir = g_steal_pointer(&s.workdir);
 	/* fuse_opt_parse() with a NULL template only collects; run ours in
 	 * two passes: our fields first, then the filtering proc. */
 	if (fuse_opt_parse(&c->fuse_args, c, config_opts, NULL) < 0 ||
@@ -259,8 +321,9 @@ int uf_params_parse(int argc, char **argv, struct uf_config *c, char **reterr_ms
 		fuse_opt_add_arg(&c->fuse_args, "-oro");
 out:
 	g_ptr_array_unref(s.positional);
-	free(s.lowerdir);
-	free(s.upperdir);
+	g_free(s.lowerdir);
+	g_free(s.upperdir);
+	g_free(s.workdir);
 	free(s.timeout);
 	g_free(s.error);
 	return r;
@@ -270,7 +333,7 @@ void uf_config_done(struct uf_config *c)
 {
 	if (c->branches)
 		g_ptr_array_unref(c->branches);
-	free(c->workdir);
+	g_free(c->workdir);
 	g_free(c->mountpoint);
 	fuse_opt_free_args(&c->fuse_args);
 	*c = (struct uf_config){ 0 };

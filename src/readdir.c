@@ -85,7 +85,7 @@ static int merge_layer(struct uf_fs *fs, const struct uf_layer *layer, bool bott
 		unsigned char type = type_of(fd, name, de->d_type, &st, &whiteout);
 		char *key = g_string_chunk_insert(l->names, name);
 		g_hash_table_add(seen, key);
-		if (whiteout && !bottom)
+		if (whiteout)
 			continue;
 
 		struct uf_key k = { dst.st_dev, de->d_ino };

@@ -24,7 +24,9 @@ bool uf_dir_is_opaque(const struct uf_fs *fs, int dirfd)
 	struct stat st;
 	ssize_t n = fgetxattr(dirfd, fs->xattr_opaque, v, sizeof(v));
 
-	if (n == 1 && (v[0] == 'y' || v[0] == 'x'))
+	/* Only "y": since Linux 6.7 "x" marks a dir holding xwhiteouts, which
+	 * is merged as usual. */
+	if (n == 1 && v[0] == 'y')
 		return true;
 	return fstatat(dirfd, UF_WH_OPAQUE, &st, AT_SYMLINK_NOFOLLOW) == 0;
 }

@@ -14,9 +14,10 @@ struct uf_config {
 	char *workdir;
 	char *mountpoint;
 	double timeout;
-	bool read_only;
-	bool writeback;
-	bool userxattr; /* user.overlay.* instead of trusted.overlay.* */
+	/* int, not bool: fuse_opt_parse() stores an int through these. */
+	int read_only;
+	int writeback;
+	int userxattr; /* user.overlay.* instead of trusted.overlay.* */
 
 	bool foreground;
 	bool debug;
