@@ -38,7 +38,7 @@ uf_check_eq "self-check: the kernel overlay shows the designed view" "$UF_LAYERS
 uf_diff_views "layers ($FORM form)" "$UF_TMP/mk" "$UF_TMP/mf"
 uf_check_eq "layers ($FORM form): ino_check (hard-link groups, d_ino == st_ino)" \
 	"$(ino_check "$UF_TMP/mk" 2>&1 | grep '^LINKS: ')" "$(ino_check "$UF_TMP/mf" 2>&1)" "ino_check $UF_TMP/mf"
-for d in . merged merged/sub merged/sub/deep opq_a opq_c opq_mid opq_u re_dir filedir; do
+for d in . merged merged/sub merged/sub/deep opq_a opq_c opq_mid opq_u re_dir filedir odd; do
 	uf_check_eq "layers ($FORM form): ls -f $d" "$(ls -f "$UF_TMP/mk/$d" | sort)" \
 		"$(ls -f "$UF_TMP/mf/$d" | sort)" "ls -f $UF_TMP/mf/$d | sort"
 done

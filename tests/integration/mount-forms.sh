@@ -67,7 +67,7 @@ if uf_mount "$BIN" "$T/b1:$T/b2:$T/u" "$M" -o allow_other,default_permissions; t
 		uf_fsutil_nobody errno open "$M/perms.txt"
 	uf_check_out "default_permissions: nobody may not write a root 0644 file" "EACCES" \
 		uf_fsutil_nobody errno open "$M/a.txt" O_WRONLY
-	uf_check_out "allow_other: nobody lists the root" "OK 27" uf_fsutil_nobody errno listdir "$M"
+	uf_check_out "allow_other: nobody lists the root" "OK 28" uf_fsutil_nobody errno listdir "$M"
 	uf_umount "$M"
 fi
 if uf_mount "$BIN" "$T/b1:$T/b2:$T/u" "$M"; then

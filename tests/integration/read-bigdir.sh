@@ -3,8 +3,9 @@
 #
 # A directory of 10,000 names spread over 3 branches, some present in two
 # branches, some whited out (char 0/0 in b2, .wh. in u): exact name set,
-# count, no duplicates, readdir in many small getdents calls, d_ino == st_ino,
-# and which branch each sample name comes from.
+# count, no duplicates, readdir in many small getdents calls, lseek to a
+# d_off (seekdir), concurrent listings, d_ino == st_ino, and which branch
+# each sample name comes from.
 # Usage: read-bigdir.sh UNIONFUSE-BINARY
 set -u
 BIN=${1:?usage: $0 UNIONFUSE-BINARY}
@@ -35,6 +36,14 @@ uf_check_eq "getdents64 with a 1 KiB buffer (many readdir calls): same set" \
 uf_check_eq "second listing of the same dir is identical" \
 	"$(ls -f "$M/big" | sort)" "$(ls -f "$M/big" | sort)"
 uf_check_out "ino_check big: d_ino == st_ino, unique st_ino" "" ino_check "$M/big"
+uf_check_out "seekdir/telldir: lseek to an entry's d_off resumes right after it" \
+	"OK $nexp entries, $(( (nexp - 2 + 96) / 97 + 1 )) seeks" uf_fsutil seekcheck "$M/big" 1024 97
+# four listings at once on the multi-threaded daemon
+for i in 1 2 3 4; do ls -f "$M/big" | sort >"$UF_TMP/par.$i" & done
+wait
+for i in 1 2 3 4; do
+	uf_check_eq "concurrent listing $i of 4: exact name set" "$(cat "$T/expected-big")" "$(cat "$UF_TMP/par.$i")"
+done
 
 uf_check_out "f00000: b1 copy shadowed by b2" "f00000 in 1" cat "$M/big/f00000"
 uf_check_out "f00010: b2 copy shadowed by u" "f00010 in 2" cat "$M/big/f00010"

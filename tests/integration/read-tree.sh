@@ -33,7 +33,7 @@ uf_check_eq "union view (tree_brief) matches the expected layering" \
 # --- readdir: every name once, incl. . and .., nothing hidden leaks
 uf_check_eq "ls -f of the root lists each visible name once, with . and .." \
 	"$(printf '%s\n' . .. a.txt dangling dirfile empty etc fifo filedir hl1 hl2 link_dir merged \
-		null only1.txt opq_a opq_c opq_mid opq_u pair1 pair2 perms.txt re.txt re_dir rel \
+		null odd only1.txt opq_a opq_c opq_mid opq_u pair1 pair2 perms.txt re.txt re_dir rel \
 		'sp ace' suid xa.txt xdir)" \
 	"$(ls -f "$M" | sort)" "ls -f $M | sort"
 uf_check_eq "ls -f merged/ (3 branches merged, file shadowed in all three)" \
@@ -117,9 +117,14 @@ uf_check_eq "ino_check: d_ino == st_ino, st_ino shared only by hard links" \
 LINKS: pair1 pair2" "$out" "fsutil.py inocheck $M"
 before=$(uf_fsutil inomap "$M")
 sync
-echo 2 >/proc/sys/vm/drop_caches
+if echo 2 2>/dev/null >/proc/sys/vm/drop_caches; then
+	after=$(uf_fsutil inomap "$M")
+	uf_check_eq "st_ino of every path unchanged after drop_caches (forget + re-lookup)" "$before" "$after"
+else
+	uf_log "cannot write /proc/sys/vm/drop_caches: inode stability across forget not checked"
+fi
 after=$(uf_fsutil inomap "$M")
-uf_check_eq "st_ino of every path unchanged after drop_caches (forget + re-lookup)" "$before" "$after"
+uf_check_eq "st_ino of every path unchanged on a second walk" "$before" "$after"
 uf_check_out "root of the union is a directory with . and .." "directory" stat -c %F "$M/."
 uf_check "statfs on the mount" stat -f "$M"
 

@@ -110,6 +110,9 @@ uf_require_root() {
 # under test) must exist, which is a build error, never a skip.
 uf_require_fuse() {
 	[ -c /dev/fuse ] || uf_skip "/dev/fuse is missing"
+	if [ "$(id -u)" -ne 0 ] && { [ ! -r /dev/fuse ] || [ ! -w /dev/fuse ]; }; then
+		uf_skip "/dev/fuse is not read-writable by uid $(id -u)"
+	fi
 	command -v fusermount3 >/dev/null 2>&1 || uf_skip "fusermount3 is not installed"
 	command -v mountpoint >/dev/null 2>&1 || uf_skip "mountpoint(1) is not installed"
 	if [ $# -gt 0 ] && [ ! -x "$1" ]; then

@@ -16,6 +16,9 @@ views with diff(1) or against an inline expectation:
                          shared only by hard links; prints ERROR lines and the
                          hard-link groups as LINKS lines; exit 1 on any ERROR
   getdents DIR [BUFSZ]   raw getdents64 listing "name d_ino d_type", in order
+  seekcheck DIR [BUFSZ [STEP]]
+                         lseek to the d_off of every STEP-th entry resumes
+                         the listing right after it; lseek(0) restarts
   inomap DIR             "path st_ino" for every entry, sorted by path
   errno OP PATH [ARG..]  run one syscall; print OK (plus a result) or the
                          errno name (ENOENT, EROFS, ...)
@@ -194,33 +197,77 @@ def cmd_brief(top):
 _libc = None
 
 
-def getdents(path, bufsz=32768):
-    """Raw getdents64(2) on PATH: list of (name_bytes, d_ino, d_type)."""
+def getdents_fd(fd, bufsz=32768, limit=None):
+    """getdents64(2) on an open directory fd from its current position:
+    list of (name_bytes, d_ino, d_type, d_off); stops after LIMIT calls."""
     global _libc
     if _libc is None:
         _libc = ctypes.CDLL(None, use_errno=True)
     SYS_getdents64 = {"x86_64": 217, "aarch64": 61, "riscv64": 61}.get(os.uname().machine, 217)
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     out = []
+    buf = ctypes.create_string_buffer(bufsz)
+    calls = 0
+    while limit is None or calls < limit:
+        calls += 1
+        n = _libc.syscall(SYS_getdents64, fd, buf, bufsz)
+        if n < 0:
+            e = ctypes.get_errno()
+            raise OSError(e, os.strerror(e))
+        if n == 0:
+            break
+        raw = buf.raw[:n]
+        off = 0
+        while off < n:
+            d_ino, d_off, reclen, d_type = struct.unpack_from("<QqHB", raw, off)
+            name = raw[off + 19:off + reclen].split(b"\0", 1)[0]
+            out.append((name, d_ino, d_type, d_off))
+            off += reclen
+    return out
+
+
+def getdents(path, bufsz=32768):
+    """Raw getdents64(2) on PATH: list of (name_bytes, d_ino, d_type)."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        buf = ctypes.create_string_buffer(bufsz)
-        while True:
-            n = _libc.syscall(SYS_getdents64, fd, buf, bufsz)
-            if n < 0:
-                e = ctypes.get_errno()
-                raise OSError(e, os.strerror(e), path)
-            if n == 0:
-                break
-            raw = buf.raw[:n]
-            off = 0
-            while off < n:
-                d_ino, _d_off, reclen, d_type = struct.unpack_from("<QqHB", raw, off)
-                name = raw[off + 19:off + reclen].split(b"\0", 1)[0]
-                out.append((name, d_ino, d_type))
-                off += reclen
+        return [e[:3] for e in getdents_fd(fd, bufsz)]
     finally:
         os.close(fd)
-    return out
+
+
+def cmd_seekcheck(path, bufsz="1024", step="97"):
+    """telldir/seekdir semantics: the d_off of entry k, passed to lseek,
+    makes the next getdents start at entry k+1; lseek(0) restarts."""
+    bufsz, step = int(bufsz), int(step)
+    errors = []
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        ents = getdents_fd(fd, bufsz)
+        names = [e[0] for e in ents]
+        checked = 0
+        for k in list(range(0, len(ents) - 1, step)) + [len(ents) - 2]:
+            if k < 0:
+                continue
+            os.lseek(fd, ents[k][3], os.SEEK_SET)
+            nxt = getdents_fd(fd, bufsz, limit=1)
+            checked += 1
+            if not nxt or nxt[0][0] != names[k + 1]:
+                errors.append("after lseek to d_off of entry %d (%s) the next entry is %s, want %s"
+                              % (k, esc(names[k]), esc(nxt[0][0]) if nxt else "EOF", esc(names[k + 1])))
+        os.lseek(fd, ents[-1][3], os.SEEK_SET)
+        tail = getdents_fd(fd, bufsz)
+        if tail:
+            errors.append("lseek to the last d_off then getdents returns %d entries, want 0" % len(tail))
+        os.lseek(fd, 0, os.SEEK_SET)
+        again = [e[0] for e in getdents_fd(fd, bufsz)]
+        if sorted(again) != sorted(names):
+            errors.append("listing after lseek(0) differs: %d vs %d names" % (len(again), len(names)))
+    finally:
+        os.close(fd)
+    for e in errors[:20]:
+        print("ERROR: " + e)
+    if not errors:
+        print("OK %d entries, %d seeks" % (len(names), checked))
+    return 1 if errors else 0
 
 
 def cmd_getdents(path, bufsz="32768"):
@@ -453,7 +500,7 @@ def cmd_deep(mode, root, namelen, depth, split=None):
 def main(argv):
     cmds = {"snapshot": cmd_snapshot, "brief": cmd_brief, "inocheck": cmd_inocheck,
             "getdents": cmd_getdents, "inomap": cmd_inomap, "errno": cmd_errno,
-            "mmapcat": cmd_mmapcat, "deep": cmd_deep}
+            "mmapcat": cmd_mmapcat, "deep": cmd_deep, "seekcheck": cmd_seekcheck}
     if len(argv) < 2 or argv[1] not in cmds:
         print(__doc__, file=sys.stderr)
         return 2

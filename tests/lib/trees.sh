@@ -104,6 +104,8 @@ uf_build_layers() {
 		: >empty
 		chmod 0750 merged
 		chown 42:43 merged/sub
+		mkf odd/keep "keep"
+		mkf odd/$'white\nout' "white"
 
 		cd "$r/b2"
 		mkf a.txt "b2 a"
@@ -136,6 +138,9 @@ uf_build_layers() {
 		uf_wh A nothing
 		mkdir xdir
 		setfattr -n user.dirattr -v 1 xdir
+		mkf odd/$'nl\nname' "newline"
+		mkf odd/$'bin\xff' "binary"
+		uf_wh B odd/$'white\nout'
 
 		cd "$r/u"
 		uf_wh A wh_uc.txt
@@ -183,6 +188,10 @@ f merged/sub/deep/d2 b2 d2
 f merged/sub/deep/d3 u d3
 f merged/sub/s2 b2 s2
 c null 1,3
+d odd
+f odd/bin\xff binary
+f odd/keep keep
+f odd/nl\x0aname newline
 f only1.txt only in b1
 d opq_a
 f opq_a/new b2 new
