@@ -91,6 +91,8 @@ for how in sigterm fusermount; do
 	fi
 	wait "$pid"
 	uf_check_eq "-f ($how): exit status" "0" "$?"
+	uf_check_eq "-f ($how): nothing on stderr (no -d, nothing went wrong)" "" "$(head -c 2000 "$UF_TMP/f.err")" \
+		"$BIN -f $B $M"
 	clean_unmount_checks "-f $how"
 done
 
