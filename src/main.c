@@ -2,6 +2,7 @@
  * mount -> loop. Every failure before the mount is one line on stderr and a
  * non-zero exit, with nothing created. */
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -125,10 +126,12 @@ int main(int argc, char **argv)
 	} else {
 		struct fuse_loop_config *lc = fuse_loop_cfg_create();
 		fuse_loop_cfg_set_idle_threads(lc, cfg.max_idle_threads ? cfg.max_idle_threads : 10);
+		fuse_loop_cfg_set_max_threads(lc, 64);
 		ret = fuse_session_loop_mt(se, lc);
 		fuse_loop_cfg_destroy(lc);
 	}
-	ret = ret != 0;
+	/* libfuse reports the signal that ended the loop: that is a clean exit. */
+	ret = !(ret == 0 || ret == SIGTERM || ret == SIGINT || ret == SIGHUP);
 out_unmount:
 	fuse_session_unmount(se);
 out_signals:

@@ -316,8 +316,9 @@ int uf_params_parse(int argc, char **argv, struct uf_config *c, char **reterr_ms
 			goto out;
 	}
 	r = finish_branches(&s, reterr_msg);
-	/* config_opts consumed "ro"; the kernel should see it too. */
-	if (r == 0 && c->read_only)
+	/* A union without an upper is a read-only mount for the kernel too, so
+	 * every write fails with EROFS before it reaches us. */
+	if (r == 0 && !c->has_upper)
 		fuse_opt_add_arg(&c->fuse_args, "-oro");
 out:
 	g_ptr_array_unref(s.positional);

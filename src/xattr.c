@@ -184,6 +184,8 @@ static int set_or_remove(struct uf_fs *fs, struct uf_inode *ino, const char *nam
 	struct uf_xobj o;
 	int r;
 
+	if (!fs->upper)
+		return -EROFS;
 	if (uf_is_private_xattr(name))
 		return -EPERM;
 	if (remove) {
