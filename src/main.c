@@ -2,6 +2,7 @@
  * mount -> loop. Every failure before the mount is one line on stderr and a
  * non-zero exit, with nothing created. */
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -125,8 +126,9 @@ int main(int argc, char **argv)
 		ret = fuse_session_loop(se);
 	} else {
 		struct fuse_loop_config *lc = fuse_loop_cfg_create();
-		fuse_loop_cfg_set_idle_threads(lc, cfg.max_idle_threads ? cfg.max_idle_threads : 10);
-		fuse_loop_cfg_set_max_threads(lc, 64);
+		/* libfuse's "unset" is UINT_MAX; passing it on draws a warning. */
+		if (cfg.max_idle_threads != UINT_MAX)
+			fuse_loop_cfg_set_idle_threads(lc, cfg.max_idle_threads);
 		ret = fuse_session_loop_mt(se, lc);
 		fuse_loop_cfg_destroy(lc);
 	}
