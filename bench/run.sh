@@ -166,6 +166,10 @@ DAEMON_COMM() {
 	esac
 }
 
+# is_mounted DIR: per /proc/self/mountinfo (mountpoint(1) says "no" for a FUSE
+# mount whose daemon died, and such a mount must still be unmounted)
+is_mounted() { awk -v m="$1" '$5 == m { f = 1 } END { exit !f }' /proc/self/mountinfo; }
+
 # do_mount KIND LOWERS(top:..:bottom) UPPER WORKDIR MNT
 do_mount() {
 	local kind=$1 lowers=$2 upper=$3 wd=$4 mnt=$5 rc br l
@@ -187,9 +191,13 @@ do_mount() {
 		"$UNIONFUSE" $UNIONFUSE_OPTS -o "lowerdir=$lowers,upperdir=$upper,workdir=$wd" "$mnt" >>"$LOG" 2>&1 ;;
 	esac
 	rc=$?
-	if [ $rc -ne 0 ] || ! mountpoint -q "$mnt"; then
+	if [ $rc -ne 0 ] || ! is_mounted "$mnt"; then
 		log "mount $kind $mnt failed (rc=$rc)"
-		unset "MNT_KIND[$mnt]"
+		if is_mounted "$mnt"; then
+			find_pids "$kind" "$mnt"; do_umount "$mnt"
+		else
+			unset "MNT_KIND[$mnt]"
+		fi
 		return 1
 	fi
 	return 0
@@ -214,7 +222,7 @@ hwm_of() {   # prints VmHWM (kB) of the daemon behind MNT, or nothing
 do_umount() {
 	local mnt=$1 nowait=${2:-} kind=${MNT_KIND[$1]:-} pid=${MNT_PID[$1]:-} i
 	[ -n "$kind" ] || return 0
-	if mountpoint -q "$mnt"; then
+	if is_mounted "$mnt"; then
 		if [ "$kind" = kernel ]; then
 			umount "$mnt" 2>>"$LOG" || { sleep 0.3; umount "$mnt" 2>>"$LOG"; } ||
 				umount -l "$mnt" 2>>"$LOG"
