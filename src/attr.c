@@ -8,6 +8,7 @@
 #include "unionfuse/inode.h"
 #include "unionfuse/ops.h"
 #include "unionfuse/util.h"
+#include "unionfuse/worker.h"
 
 void uf_ll_getattr(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 {
@@ -108,8 +109,8 @@ static int do_setattr(struct uf_fs *fs, struct uf_inode *ino, const struct stat 
 	return setattr_nondir(fs, ino, attr, to_set, ofd, ts);
 }
 
-void uf_ll_setattr(fuse_req_t req, fuse_ino_t id, struct stat *attr, int to_set,
-		   struct fuse_file_info *fi)
+static void reply_setattr(fuse_req_t req, fuse_ino_t id, const struct stat *attr, int to_set,
+			  struct fuse_file_info *fi)
 {
 	struct uf_fs *fs = uf_fs_from_req(req);
 	struct uf_inode *ino = uf_inode_from_id(fs, id);
@@ -122,6 +123,31 @@ void uf_ll_setattr(fuse_req_t req, fuse_ino_t id, struct stat *attr, int to_set,
 		fuse_reply_err(req, -r);
 	else
 		fuse_reply_attr(req, &st, fs->timeout);
+}
+
+static void run_setattr(struct uf_job *j)
+{
+	reply_setattr(j->req, j->ino, &j->attr, j->to_set, j->has_fi ? &j->fi : NULL);
+}
+
+void uf_ll_setattr(fuse_req_t req, fuse_ino_t id, struct stat *attr, int to_set,
+		   struct fuse_file_info *fi)
+{
+	struct uf_fs *fs = uf_fs_from_req(req);
+	bool trunc0 = (to_set & FUSE_SET_ATTR_SIZE) && attr->st_size == 0;
+
+	if (!trunc0 && uf_copyup_copies_data(fs, uf_inode_from_id(fs, id))) {
+		struct uf_job *j = uf_job_new(run_setattr, req);
+		j->ino = id;
+		j->attr = *attr;
+		j->to_set = to_set;
+		j->has_fi = fi != NULL;
+		if (fi)
+			j->fi = *fi;
+		uf_job_submit(fs, j);
+		return;
+	}
+	reply_setattr(req, id, attr, to_set, fi);
 }
 
 void uf_ll_readlink(fuse_req_t req, fuse_ino_t id)

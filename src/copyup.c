@@ -276,6 +276,11 @@ static int copyup_one(struct uf_fs *fs, struct uf_inode *ino, struct uf_inode *p
 	return 0;
 }
 
+bool uf_copyup_copies_data(const struct uf_fs *fs, struct uf_inode *ino)
+{
+	return fs->upper && S_ISREG(ino->type) && !uf_inode_in_upper(fs, ino);
+}
+
 int uf_copyup(struct uf_fs *fs, struct uf_inode *ino, unsigned flags)
 {
 	struct uf_inode *parent = NULL;

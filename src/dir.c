@@ -19,6 +19,7 @@
 #include "unionfuse/readdir.h"
 #include "unionfuse/util.h"
 #include "unionfuse/whiteout.h"
+#include "unionfuse/worker.h"
 
 /* Copy @dir up and make room for new entry @name in it. Returns the upper
  * dir fd (borrowed from the inode) and whether a whiteout was replaced. */
@@ -194,7 +195,7 @@ void uf_ll_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const ch
 	reply_create(req, fs, uf_inode_from_id(fs, parent), name, S_IFLNK | 0777, 0, link);
 }
 
-void uf_ll_link(fuse_req_t req, fuse_ino_t id, fuse_ino_t newparent, const char *newname)
+static void do_link(fuse_req_t req, fuse_ino_t id, fuse_ino_t newparent, const char *newname)
 {
 	struct uf_fs *fs = uf_fs_from_req(req);
 	struct uf_inode *ino = uf_inode_from_id(fs, id);
@@ -226,6 +227,26 @@ void uf_ll_link(fuse_req_t req, fuse_ino_t id, fuse_ino_t newparent, const char 
 	uf_inode_keep_pin(fs, ino);
 	uf_inode_count_lookup(fs, ino);
 	uf_reply_entry(req, fs, ino, &st);
+}
+
+static void run_link(struct uf_job *j)
+{
+	do_link(j->req, j->ino, j->ino2, j->name);
+}
+
+void uf_ll_link(fuse_req_t req, fuse_ino_t id, fuse_ino_t newparent, const char *newname)
+{
+	struct uf_fs *fs = uf_fs_from_req(req);
+
+	if (!uf_copyup_copies_data(fs, uf_inode_from_id(fs, id))) {
+		do_link(req, id, newparent, newname);
+		return;
+	}
+	struct uf_job *j = uf_job_new(run_link, req);
+	j->ino = id;
+	j->ino2 = newparent;
+	j->name = g_strdup(newname);
+	uf_job_submit(fs, j);
 }
 
 /* Remove the upper entry @name of @updir (a file or an empty dir), noting
@@ -531,11 +552,24 @@ out:
 	return r;
 }
 
+static void run_rename(struct uf_job *j)
+{
+	struct uf_fs *fs = uf_fs_from_req(j->req);
+
+	fuse_reply_err(j->req, -do_rename(fs, uf_inode_from_id(fs, j->ino), j->name,
+					  uf_inode_from_id(fs, j->ino2), j->name2, j->flags));
+}
+
+/* Renames may copy up a whole file: always on the pool. */
 void uf_ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
 		  const char *newname, unsigned int flags)
 {
-	struct uf_fs *fs = uf_fs_from_req(req);
+	struct uf_job *j = uf_job_new(run_rename, req);
 
-	fuse_reply_err(req, -do_rename(fs, uf_inode_from_id(fs, parent), name,
-				       uf_inode_from_id(fs, newparent), newname, flags));
+	j->ino = parent;
+	j->name = g_strdup(name);
+	j->ino2 = newparent;
+	j->name2 = g_strdup(newname);
+	j->flags = (int)flags;
+	uf_job_submit(uf_fs_from_req(req), j);
 }

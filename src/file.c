@@ -10,6 +10,7 @@
 #include "unionfuse/inode.h"
 #include "unionfuse/ops.h"
 #include "unionfuse/util.h"
+#include "unionfuse/worker.h"
 
 struct uf_file *uf_file_new(int fd, bool lower)
 {
@@ -70,7 +71,7 @@ static int open_flags(struct uf_fs *fs, int flags)
 	return flags | O_CLOEXEC;
 }
 
-void uf_ll_open(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
+static void do_open(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 {
 	struct uf_fs *fs = uf_fs_from_req(req);
 	struct uf_inode *ino = uf_inode_from_id(fs, id);
@@ -96,6 +97,26 @@ void uf_ll_open(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 	if (fi->flags & O_DIRECT)
 		fi->direct_io = 1;
 	fuse_reply_open(req, fi);
+}
+
+static void run_open(struct uf_job *j)
+{
+	do_open(j->req, j->ino, &j->fi);
+}
+
+void uf_ll_open(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
+{
+	struct uf_fs *fs = uf_fs_from_req(req);
+	bool writing = (fi->flags & O_ACCMODE) != O_RDONLY;
+
+	if (writing && !(fi->flags & O_TRUNC) && uf_copyup_copies_data(fs, uf_inode_from_id(fs, id))) {
+		struct uf_job *j = uf_job_new(run_open, req);
+		j->ino = id;
+		j->fi = *fi;
+		uf_job_submit(fs, j);
+		return;
+	}
+	do_open(req, id, fi);
 }
 
 void uf_ll_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
@@ -180,20 +201,41 @@ void uf_ll_release(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 	fuse_reply_err(req, 0);
 }
 
+static void run_fsync(struct uf_job *j)
+{
+	int fd = atomic_load(&file_of(&j->fi)->fd);
+
+	fuse_reply_err(j->req, -uf_neg_errno(j->flags ? fdatasync(fd) : fsync(fd)));
+}
+
 void uf_ll_fsync(fuse_req_t req, fuse_ino_t id, int datasync, struct fuse_file_info *fi)
 {
-	int fd = atomic_load(&file_of(fi)->fd);
+	struct uf_job *j = uf_job_new(run_fsync, req);
 
-	(void)id;
-	fuse_reply_err(req, -uf_neg_errno(datasync ? fdatasync(fd) : fsync(fd)));
+	j->ino = id;
+	j->fi = *fi;
+	j->flags = datasync;
+	uf_job_submit(uf_fs_from_req(req), j);
+}
+
+static void run_fallocate(struct uf_job *j)
+{
+	int fd = atomic_load(&file_of(&j->fi)->fd);
+
+	fuse_reply_err(j->req, -uf_neg_errno(fallocate(fd, j->mode, j->off, j->len)));
 }
 
 void uf_ll_fallocate(fuse_req_t req, fuse_ino_t id, int mode, off_t offset, off_t length,
 		     struct fuse_file_info *fi)
 {
-	(void)id;
-	int r = uf_neg_errno(fallocate(atomic_load(&file_of(fi)->fd), mode, offset, length));
-	fuse_reply_err(req, -r);
+	struct uf_job *j = uf_job_new(run_fallocate, req);
+
+	j->ino = id;
+	j->fi = *fi;
+	j->mode = mode;
+	j->off = offset;
+	j->len = length;
+	uf_job_submit(uf_fs_from_req(req), j);
 }
 
 void uf_ll_lseek(fuse_req_t req, fuse_ino_t id, off_t off, int whence, struct fuse_file_info *fi)
@@ -207,18 +249,34 @@ void uf_ll_lseek(fuse_req_t req, fuse_ino_t id, off_t off, int whence, struct fu
 		fuse_reply_lseek(req, r);
 }
 
+static void run_copy_file_range(struct uf_job *j)
+{
+	struct uf_fs *fs = uf_fs_from_req(j->req);
+	struct uf_file *in = (struct uf_file *)(uintptr_t)j->fi.fh;
+	struct uf_file *out = (struct uf_file *)(uintptr_t)j->fh2;
+	int ifd = read_fd(fs, uf_inode_from_id(fs, j->ino), in);
+
+	ssize_t n = copy_file_range(ifd, &j->off, atomic_load(&out->fd), &j->off2, j->size,
+				    j->flags);
+	if (n < 0)
+		fuse_reply_err(j->req, errno);
+	else
+		fuse_reply_write(j->req, (size_t)n);
+}
+
 void uf_ll_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 			   struct fuse_file_info *fi_in, fuse_ino_t ino_out, off_t off_out,
 			   struct fuse_file_info *fi_out, size_t len, int flags)
 {
-	struct uf_fs *fs = uf_fs_from_req(req);
-	int in = read_fd(fs, uf_inode_from_id(fs, ino_in), file_of(fi_in));
-	int out = atomic_load(&file_of(fi_out)->fd);
+	struct uf_job *j = uf_job_new(run_copy_file_range, req);
 
 	(void)ino_out;
-	ssize_t n = copy_file_range(in, &off_in, out, &off_out, len, flags);
-	if (n < 0)
-		fuse_reply_err(req, errno);
-	else
-		fuse_reply_write(req, (size_t)n);
+	j->ino = ino_in;
+	j->fi.fh = fi_in->fh;
+	j->fh2 = fi_out->fh;
+	j->off = off_in;
+	j->off2 = off_out;
+	j->size = len;
+	j->flags = flags;
+	uf_job_submit(uf_fs_from_req(req), j);
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "unionfuse/inode.h"
+#include "unionfuse/notify.h"
 #include "unionfuse/util.h"
 
 guint uf_key_hash(gconstpointer k)
@@ -28,7 +29,7 @@ void uf_inode_layers(struct uf_inode *ino, struct uf_layers *ret)
 	int up = uf_inode_upper(ino);
 
 	if (up >= 0)
-		ret->v[n++] = (struct uf_layer){ .fd = up, .branch = 0 };
+		ret->v[n++] = (struct uf_layer){ .fd = up, .wd = -1, .branch = 0 };
 	for (unsigned i = 0; i < ino->nlower; i++)
 		ret->v[n++] = ino->lower[i];
 	ret->n = n;
@@ -359,6 +360,7 @@ static void unref_locked(struct uf_fs *fs, struct uf_inode *ino)
 		struct uf_inode *parent = ino->parent;
 		if (g_hash_table_lookup(fs->inodes, &ino->key) == ino)
 			g_hash_table_remove(fs->inodes, &ino->key);
+		uf_notify_unwatch_locked(fs, ino);
 		uf_inode_free(ino);
 		ino = parent;
 	}

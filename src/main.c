@@ -2,17 +2,18 @@
  * mount -> loop. Every failure before the mount is one line on stderr and a
  * non-zero exit, with nothing created. */
 #include <fcntl.h>
-#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 
+#include "unionfuse/notify.h"
 #include "unionfuse/ops.h"
 #include "unionfuse/params.h"
 #include "unionfuse/super.h"
 #include "unionfuse/util.h"
+#include "unionfuse/worker.h"
 
 static void usage(const char *prog)
 {
@@ -122,18 +123,18 @@ int main(int argc, char **argv)
 		ret = 1;
 		goto out_unmount;
 	}
-	if (cfg.single_thread) {
-		ret = fuse_session_loop(se);
-	} else {
-		struct fuse_loop_config *lc = fuse_loop_cfg_create();
-		/* libfuse's "unset" is UINT_MAX; passing it on draws a warning. */
-		if (cfg.max_idle_threads != UINT_MAX)
-			fuse_loop_cfg_set_idle_threads(lc, cfg.max_idle_threads);
-		ret = fuse_session_loop_mt(se, lc);
-		fuse_loop_cfg_destroy(lc);
+	if (uf_worker_init(fs, cfg.single_thread) < 0) {
+		ret = fail("cannot start the worker threads");
+		goto out_unmount;
 	}
+	uf_notify_start(fs, se);
+	/* One thread reads and answers requests; the pool takes the ones that
+	 * may block (worker.h says why). */
+	ret = fuse_session_loop(se);
+	uf_worker_stop(fs);
 	/* libfuse reports the signal that ended the loop: that is a clean exit. */
 	ret = !(ret == 0 || ret == SIGTERM || ret == SIGINT || ret == SIGHUP);
+	uf_notify_stop(fs);
 out_unmount:
 	fuse_session_unmount(se);
 out_signals:

@@ -9,6 +9,7 @@
 
 #include "unionfuse/file.h"
 #include "unionfuse/namei.h"
+#include "unionfuse/notify.h"
 #include "unionfuse/ops.h"
 #include "unionfuse/util.h"
 #include "unionfuse/whiteout.h"
@@ -98,7 +99,7 @@ static bool merge_candidate(const struct uf_fs *fs, GArray *lowers, int dirfd, u
 	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return false;
-	g_array_append_val(lowers, ((struct uf_layer){ .fd = fd, .branch = branch }));
+	g_array_append_val(lowers, ((struct uf_layer){ .fd = fd, .wd = -1, .branch = branch }));
 	return !uf_dir_is_opaque(fs, fd);
 }
 
@@ -118,7 +119,7 @@ static int build_dir(struct uf_fs *fs, const struct uf_layers *L, unsigned found
 	if (top_is_upper)
 		uf_inode_set_upper(cand, fd);
 	else
-		g_array_append_val(lowers, ((struct uf_layer){ .fd = fd, .branch = top->branch }));
+		g_array_append_val(lowers, ((struct uf_layer){ .fd = fd, .wd = -1, .branch = top->branch }));
 
 	if (!uf_dir_is_opaque(fs, fd)) {
 		if (uf_dir_get_redirect(fs, fd, &redirect) < 0)
@@ -128,7 +129,7 @@ static int build_dir(struct uf_fs *fs, const struct uf_layers *L, unsigned found
 				int lfd = open_dir_path(fs->branches[b].fd, redirect);
 				if (lfd < 0)
 					continue;
-				g_array_append_val(lowers, ((struct uf_layer){ .fd = lfd, .branch = b }));
+				g_array_append_val(lowers, ((struct uf_layer){ .fd = lfd, .wd = -1, .branch = b }));
 				if (uf_dir_is_opaque(fs, lfd))
 					break;
 			}
@@ -196,6 +197,8 @@ int uf_namei(struct uf_fs *fs, struct uf_inode *dir, const char *name, struct uf
 		return r;
 	}
 	ino = uf_inode_publish(fs, dir, name, cand);
+	if (ino == cand && S_ISDIR(ino->type))
+		uf_notify_watch(fs, ino);
 	if (!S_ISDIR(st.st_mode) && st.st_nlink > 1 && uf_inode_in_upper(fs, ino))
 		uf_inode_keep_pin(fs, ino); /* one of its names may go */
 	uf_stat_fixup(fs, ino, &st);

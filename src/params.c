@@ -312,6 +312,7 @@ int uf_params_parse(int argc, char **argv, struct uf_config *c, char **reterr_ms
 	}
 	if (s.timeout) {
 		r = parse_timeout(s.timeout, &c->timeout, reterr_msg);
+		c->timeout_set = true;
 		if (r < 0)
 			goto out;
 	}

@@ -8,6 +8,7 @@
 #include "unionfuse/namei.h"
 #include "unionfuse/readdir.h"
 #include "unionfuse/whiteout.h"
+#include "unionfuse/worker.h"
 
 struct dir_handle {
 	GMutex lock;
@@ -155,6 +156,12 @@ void uf_ll_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	(void)ino;
 	g_mutex_init(&h->lock);
 	fi->fh = (uintptr_t)h;
+	/* Let the kernel keep listings: our own changes and the watched
+	 * lowers' invalidate them. */
+	if (uf_fs_from_req(req)->timeout > 0) {
+		fi->cache_readdir = 1;
+		fi->keep_cache = 1;
+	}
 	fuse_reply_open(req, fi);
 }
 
@@ -241,15 +248,23 @@ void uf_ll_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fuse_reply_err(req, 0);
 }
 
-void uf_ll_fsyncdir(fuse_req_t req, fuse_ino_t id, int datasync, struct fuse_file_info *fi)
+static void run_fsyncdir(struct uf_job *j)
 {
-	struct uf_fs *fs = uf_fs_from_req(req);
-	struct uf_inode *dir = uf_inode_from_id(fs, id);
-	int up = uf_inode_upper(dir);
+	struct uf_fs *fs = uf_fs_from_req(j->req);
+	int up = uf_inode_upper(uf_inode_from_id(fs, j->ino));
 	int r = 0;
 
-	(void)fi;
 	if (up >= 0)
-		r = uf_neg_errno(datasync ? fdatasync(up) : fsync(up));
-	fuse_reply_err(req, -r);
+		r = uf_neg_errno(j->flags ? fdatasync(up) : fsync(up));
+	fuse_reply_err(j->req, -r);
+}
+
+void uf_ll_fsyncdir(fuse_req_t req, fuse_ino_t id, int datasync, struct fuse_file_info *fi)
+{
+	struct uf_job *j = uf_job_new(run_fsyncdir, req);
+
+	(void)fi;
+	j->ino = id;
+	j->flags = datasync;
+	uf_job_submit(uf_fs_from_req(req), j);
 }

@@ -12,6 +12,7 @@
 #include "unionfuse/ops.h"
 #include "unionfuse/util.h"
 #include "unionfuse/whiteout.h"
+#include "unionfuse/worker.h"
 #include "unionfuse/xattr.h"
 
 char *uf_at_path(int dirfd, const char *name)
@@ -209,18 +210,43 @@ static int set_or_remove(struct uf_fs *fs, struct uf_inode *ino, const char *nam
 	return r;
 }
 
+static void run_xattr(struct uf_job *j)
+{
+	struct uf_fs *fs = uf_fs_from_req(j->req);
+
+	fuse_reply_err(j->req, -set_or_remove(fs, uf_inode_from_id(fs, j->ino), j->name, j->value,
+					      j->size, j->flags, j->value == NULL));
+}
+
+/* Set (@value != NULL) or remove an xattr, on the pool if a copy-up of file
+ * data comes first. */
+static void xattr_change(fuse_req_t req, fuse_ino_t id, const char *name, const char *value,
+			 size_t size, int flags)
+{
+	struct uf_fs *fs = uf_fs_from_req(req);
+	struct uf_inode *ino = uf_inode_from_id(fs, id);
+
+	if (!uf_copyup_copies_data(fs, ino)) {
+		fuse_reply_err(req, -set_or_remove(fs, ino, name, value, size, flags, value == NULL));
+		return;
+	}
+	struct uf_job *j = uf_job_new(run_xattr, req);
+	j->ino = id;
+	j->name = g_strdup(name);
+	j->value = value ? g_memdup2(value, size ? size : 1) : NULL;
+	j->size = size;
+	j->flags = flags;
+	uf_job_submit(fs, j);
+}
+
 void uf_ll_setxattr(fuse_req_t req, fuse_ino_t id, const char *name, const char *value,
 		    size_t size, int flags)
 {
-	struct uf_fs *fs = uf_fs_from_req(req);
-
-	fuse_reply_err(req, -set_or_remove(fs, uf_inode_from_id(fs, id), name, value, size, flags,
-					   false));
+	/* An empty value is still a value: never NULL here. */
+	xattr_change(req, id, name, value ? value : "", size, flags);
 }
 
 void uf_ll_removexattr(fuse_req_t req, fuse_ino_t id, const char *name)
 {
-	struct uf_fs *fs = uf_fs_from_req(req);
-
-	fuse_reply_err(req, -set_or_remove(fs, uf_inode_from_id(fs, id), name, NULL, 0, 0, true));
+	xattr_change(req, id, name, NULL, 0, 0);
 }

@@ -14,5 +14,8 @@ enum {
  * inodes' locks one at a time, parents first. */
 int uf_copyup(struct uf_fs *fs, struct uf_inode *ino, unsigned flags);
 
+/* Would a copy-up of @ino copy file data (and so may take long)? */
+bool uf_copyup_copies_data(const struct uf_fs *fs, struct uf_inode *ino);
+
 /* Remove leftovers of copy-ups interrupted by a crash. */
 void uf_copyup_cleanup(struct uf_fs *fs);

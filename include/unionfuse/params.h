@@ -6,7 +6,10 @@
 #include <glib.h>
 #include <stdbool.h>
 
-#define UF_DEFAULT_TIMEOUT 1.0 /* seconds; see docs/usage.md */
+/* Cache timeouts, seconds (docs/usage.md): long while the lowers are watched
+ * for changes, short when they cannot be. */
+#define UF_WATCHED_TIMEOUT 86400.0
+#define UF_DEFAULT_TIMEOUT 1.0
 
 struct uf_config {
 	GPtrArray *branches; /* char *, top-first: the upper (if any), then lowers */
@@ -14,6 +17,7 @@ struct uf_config {
 	char *workdir;
 	char *mountpoint;
 	double timeout;
+	bool timeout_set; /* -o timeout= given */
 	/* int, not bool: fuse_opt_parse() stores an int through these. */
 	int read_only;
 	int writeback;

@@ -37,6 +37,7 @@ struct uf_key {
 /* A real directory in one branch (O_RDONLY|O_DIRECTORY). */
 struct uf_layer {
 	int fd;
+	int wd; /* its inotify watch (lowers only), or -1 */
 	uint16_t branch;
 };
 
@@ -89,7 +90,17 @@ struct uf_fs {
 	char *xattr_impure;
 	char *xattr_origin;
 
-	double timeout; /* entry and attribute cache timeout, seconds */
+	_Atomic double timeout; /* entry and attribute cache timeout, seconds */
+	bool timeout_set; /* given by the user: keep it whatever happens */
+
+	/* Lower-branch change notification (notify.c). */
+	int inotify_fd;          /* -1 when there is none */
+	int notify_stop_fd;      /* eventfd that ends the thread */
+	GThread *notify_thread;
+	struct fuse_session *se;
+	GHashTable *watches;     /* inodes_lock: wd -> GPtrArray of dir inodes */
+
+	GThreadPool *pool; /* worker.c: for requests that may block; NULL with -s */
 	bool writeback;
 	bool debug;
 

@@ -1,0 +1,52 @@
+/* The pool of threads for the requests that may block for long. */
+#include "unionfuse/util.h"
+#include "unionfuse/worker.h"
+
+#define UF_WORKERS 16
+
+static void job_free(struct uf_job *job)
+{
+	g_free(job->name);
+	g_free(job->name2);
+	g_free(job->value);
+	g_free(job);
+}
+
+static void run_job(gpointer data, gpointer user_data)
+{
+	struct uf_job *job = data;
+
+	(void)user_data;
+	job->run(job);
+	job_free(job);
+}
+
+int uf_worker_init(struct uf_fs *fs, bool single_thread)
+{
+	if (single_thread)
+		return 0;
+	fs->pool = g_thread_pool_new(run_job, fs, UF_WORKERS, FALSE, NULL);
+	return fs->pool ? 0 : -EAGAIN;
+}
+
+void uf_worker_stop(struct uf_fs *fs)
+{
+	if (fs->pool)
+		g_thread_pool_free(g_steal_pointer(&fs->pool), FALSE, TRUE);
+}
+
+struct uf_job *uf_job_new(uf_job_fn run, fuse_req_t req)
+{
+	struct uf_job *job = g_new0(struct uf_job, 1);
+
+	job->run = run;
+	job->req = req;
+	return job;
+}
+
+void uf_job_submit(struct uf_fs *fs, struct uf_job *job)
+{
+	if (fs->pool && g_thread_pool_push(fs->pool, job, NULL))
+		return;
+	run_job(job, NULL);
+}
