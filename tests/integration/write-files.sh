@@ -6,8 +6,9 @@
 # lower name, nothing for an upper-only one; EISDIR, ENOENT), symlink, link
 # of a lower file, fallocate, SEEK_DATA/SEEK_HOLE on a sparse copy-up,
 # copy_file_range, flock and fcntl locks, ENAMETOOLONG, open-unlink-read,
-# the reserved .wh.* names (EINVAL), mknod c 0 0 (EPERM).  Each case checks
-# the view, the upper's on-disk form, and at the end that no lower changed.
+# the reserved .wh.* names (EINVAL), mknod c 0 0 (EPERM); then a few of the
+# same with -o writeback.  Each case checks the view, the upper's on-disk
+# form, and at the end that no lower changed.
 # Usage: write-files.sh UNIONFUSE-BINARY
 set -u
 BIN=${1:?usage: $0 UNIONFUSE-BINARY}
@@ -314,4 +315,47 @@ wr_check_kind "ld/keep was not copied up by creating ld/new" absent "$U/ld/keep"
 
 uf_umount "$M"
 wr_check_lowers
+
+# ---------------------------------------------------------------- -o writeback
+# The same basics with the kernel's writeback cache (the kernel then owns
+# O_APPEND, the size and the times, and flushes them with SETATTR).
+uf_log "-o writeback"
+T2=$UF_TMP/t2
+mkdir -p "$T2/b1" "$T2/u"
+(
+	set -e
+	cd "$T2/b1"
+	printf 'append:' >app
+	printf '0123456789' >pw
+	printf 'abcdefghij' >tr
+	printf 'open-unlink lower ro' >ouro
+	printf 'open-unlink lower' >ou
+)
+wr_save_lowers "$T2/b1"
+if uf_mount "$BIN" "$T2/b1:$T2/u" "$M" -o writeback; then
+	wr_check_py "writeback: O_APPEND with two fds on a lower file" "OK append:ABCD" \
+		'a = os.open(A[0], os.O_WRONLY | os.O_APPEND); b = os.open(A[0], os.O_WRONLY | os.O_APPEND)
+os.write(a, b"A"); os.write(b, b"B"); os.write(a, b"C"); os.pwrite(b, b"D", 0)
+os.close(a); os.close(b)
+print("OK", open(A[0]).read())' "$M/app"
+	wr_check_kind "writeback: O_APPEND result in the upper" "file:append:ABCD" "$T2/u/app"
+	wr_check_py "writeback: pwrite past EOF, size seen before close" "OK 12 12 0123456789\\x00Z" \
+		'fd = os.open(A[0], os.O_RDWR); os.pwrite(fd, b"Z", 11); n = os.stat(A[0]).st_size
+os.close(fd); d = open(A[0], "rb").read(); print("OK", n, len(d), repr(d)[2:-1])' "$M/pw"
+	uf_check_out "writeback: pwrite result in the upper" "12" stat -c %s "$T2/u/pw"
+	uf_check_errno "writeback: truncate a lower file down" OK truncate "$M/tr" 3
+	uf_check_out "writeback: truncate result" "abc abc" bash -c 'echo $(cat "$1") $(cat "$2")' _ "$M/tr" "$T2/u/tr"
+	wr_check_py "writeback: lower file opened O_RDONLY, unlinked, read, closed" \
+		"OK open-unlink lower ro closed" \
+		'fd = os.open(A[0], os.O_RDONLY); os.unlink(A[0]); d = os.pread(fd, 100, 0); os.close(fd)
+print("OK", d.decode(), "closed")' "$M/ouro"
+	wr_check_py "writeback: lower file opened O_RDWR, unlinked, written, read, closed" \
+		"OK open-unlink lower! closed" \
+		'fd = os.open(A[0], os.O_RDWR); os.unlink(A[0]); os.pwrite(fd, b"!", 17); d = os.pread(fd, 100, 0); os.close(fd)
+print("OK", d.decode(), "closed")' "$M/ou"
+	wr_check_whiteout "writeback: whiteouts for both" "$T2/u/ouro"
+	wr_check_whiteout "writeback: whiteouts for both" "$T2/u/ou"
+	uf_umount "$M"
+fi
+wr_check_lowers "writeback: lower branch unchanged"
 uf_finish

@@ -13,8 +13,9 @@
 #     shows the same tree;
 #  C. unionfuse keeps writing on the kernel-written upper of A (renaming a
 #     dir that carries the kernel's relative redirect into another dir,
-#     removing inside redirected and opaque dirs); the kernel then shows
-#     what unionfuse showed.
+#     renaming one again in its dir, moving a subdir out of it, removing
+#     inside redirected and opaque dirs); unionfuse after a remount and the
+#     kernel then show what unionfuse showed.
 # No lower branch changes at any point.
 # Usage: write-interop.sh UNIONFUSE-BINARY
 set -u
@@ -37,7 +38,7 @@ build() {
 	(
 		set -e
 		cd "$r/b1"
-		mkdir -p d_rm/sub/deep d_mv/sub d_mv3 d_mvm other/deeper d_ch empty merged keepdir
+		mkdir -p d_rm/sub/deep d_mv/sub d_mv5/sub d_mv3 d_mvm other/deeper d_ch empty merged keepdir
 		printf 'rm me' >f_rm
 		printf 'write me' >f_w
 		printf 'src' >f_src
@@ -50,6 +51,8 @@ build() {
 		printf 'mv sub' >d_mv/sub/g
 		printf 'gone' >d_mv/sub/gone
 		printf 'mv3' >d_mv3/f
+		printf 'mv5' >d_mv5/f
+		printf 'mv5 sub' >d_mv5/sub/s
 		printf 'b1 m' >d_mvm/b1
 		printf 'ch' >d_ch/c
 		printf 'b1 merged' >merged/b1
@@ -75,6 +78,7 @@ ops() {
 		mkdir d_rm
 		printf 'new in recreated' >d_rm/new
 		mv d_mv d_mv2
+		mv d_mv5 d_mv6
 		mv d_mv3 other/deeper/d_mv3
 		mv d_mvm other/d_mvm
 		rm d_mv2/sub/gone
@@ -99,6 +103,8 @@ ops2() {
 		set -e
 		cd "$1"
 		mv d_mv2 other/deeper/d_mv4
+		mv d_mv6 d_mv7
+		mv d_mv7/sub other/sub7
 		printf 'after kernel' >other/deeper/d_mv4/f2
 		rm other/deeper/d_mv4/f
 		rm -r d_rm
@@ -186,6 +192,14 @@ if uf_mount "$BIN" "$A/b1:$A/b2:$A/u" "$M"; then
 	uf_umount "$M"
 	uf_check_out "C: the redirect of a dir moved across dirs is absolute" "/d_mv" \
 		bash -c 'getfattr -h --absolute-names --only-values -n trusted.overlay.redirect "$1"; echo' _ "$A/u/other/deeper/d_mv4"
+	r=$(wr_xattr "$A/u/d_mv7" trusted.overlay.redirect)
+	case $r in
+	/d_mv5 | d_mv5) uf_pass "C: a dir with the kernel's relative redirect renamed again in its dir still names the lower dir ($r)" ;;
+	*) uf_fail "C: a dir with the kernel's relative redirect renamed again in its dir still names the lower dir" \
+		"command: getfattr -n trusted.overlay.redirect $A/u/d_mv7" "expected: /d_mv5 (or d_mv5)" "actual:   $r" ;;
+	esac
+	wr_check_xattr "C: a subdir moved out of that dir: redirect is its lower path" "$A/u/other/sub7" \
+		trusted.overlay.redirect /d_mv5/sub
 	wr_check_kind "C: nothing left at the kernel-moved dir's name (no lower has it)" absent "$A/u/d_mv2"
 	if uf_mount "$BIN" "$A/b1:$A/b2:$A/u" "$M"; then
 		uf_check_eq "C: unionfuse shows the same tree after a remount (-before +after)" "$uview2" \

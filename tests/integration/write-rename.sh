@@ -7,8 +7,9 @@
 # file and of a lower and an upper dir, dirs that live in the lowers (no
 # EXDEV; nested content at the new name, nothing at the old; whiteout +
 # trusted.overlay.redirect on disk), renamed twice and renamed back, a merged
-# dir, an upper dir over an empty lower dir, the EISDIR/ENOTDIR/ENOTEMPTY/
-# ENOENT cases.  After unmounting, the kernel overlayfs with redirect_dir=on
+# dir, an upper dir over an empty lower dir, names reused after renames and
+# removals (the lower stays hidden: opaque dir, whiteout again), the
+# EISDIR/ENOTDIR/ENOTEMPTY/ENOENT/EINVAL cases.  After unmounting, the kernel overlayfs with redirect_dir=on
 # must show the same tree on the same branches.
 # Usage: write-rename.sh UNIONFUSE-BINARY
 set -u
@@ -39,7 +40,16 @@ mkdir -p "$B1" "$B2" "$U" "$W" "$M"
 	printf 'to other' >tofile
 	printf 'dir target' >isfile
 	ln -s rf lsym
-	mkdir -p ldir/sub/deep other sdir chain mdir e_empty ne back xd1/in
+	mkdir -p ldir/sub/deep other sdir chain mdir e_empty ne back xd1/in mvold od rd/sub ex1/in1 ex2/in2 A B
+	printf 'mvold' >mvold/old
+	printf 'od' >od/x
+	printf 'rd' >rd/sub/r
+	printf 'ex1' >ex1/in1/f
+	printf 'ex2' >ex2/in2/g
+	printf 'a1' >A/a1
+	printf 'b1' >B/b1
+	printf 'again' >again
+	printf 'pf' >pf
 	printf 'ldir f' >ldir/f
 	printf 'g' >ldir/sub/g
 	printf 'h' >ldir/sub/deep/h
@@ -171,6 +181,36 @@ wr_check_py "rename an upper-only dir over an empty lower dir" OK \
 	'os.rename(A[0], A[1]); print("OK")' "$M/newdir" "$M/e_empty"
 uf_check_out "upper dir over an empty lower dir: view" "n" wr_ls "$M/e_empty"
 uf_check_errno "...source gone" ENOENT lstat "$M/newdir"
+
+uf_log "names reused after renames and removals"
+uf_check "mkdir at the old name of a moved lower dir" \
+	bash -c 'mv "$1/mvold" "$1/mvnew" && mkdir "$1/mvold"' _ "$M"
+uf_check_out "...the new dir is empty (the lower's content stays hidden)" "" wr_ls "$M/mvold"
+uf_check_out "...and the moved dir has it" "old" wr_ls "$M/mvnew"
+wr_check_xattr "...the new dir is opaque" "$U/mvold" trusted.overlay.opaque y
+uf_check_out "recreate a removed lower file, remove it again" "" \
+	bash -c 'rm "$1/again" && echo new >"$1/again" && rm "$1/again"' _ "$M"
+uf_check_errno "...the lower file stays hidden" ENOENT lstat "$M/again"
+wr_check_whiteout "...a whiteout again" "$U/again"
+uf_check_out "rm -r a lower dir, mkdir it, rmdir it" "" \
+	bash -c 'rm -r "$1/od" && mkdir "$1/od" && rmdir "$1/od"' _ "$M"
+uf_check_errno "...the lower dir stays hidden" ENOENT lstat "$M/od"
+wr_check_whiteout "...a whiteout again" "$U/od"
+uf_check_out "rename an upper file over a whiteout, then away again" "" \
+	bash -c 'rm "$1/pf" && echo tmp >"$1/tmpf" && mv "$1/tmpf" "$1/pf" && mv "$1/pf" "$1/other/pf"' _ "$M"
+uf_check_errno "...the lower file stays hidden" ENOENT lstat "$M/pf"
+wr_check_whiteout "...a whiteout at the name again" "$U/pf"
+uf_check_out "rename a lower dir, then rm -r it" "" bash -c 'mv "$1/rd" "$1/rd2" && rm -r "$1/rd2"' _ "$M"
+uf_check_errno "...the old name is gone" ENOENT lstat "$M/rd"
+uf_check_errno "...the new name is gone" ENOENT lstat "$M/rd2"
+wr_check_whiteout "...a whiteout at the old name" "$U/rd"
+wr_check_kind "...nothing at the new name" absent "$U/rd2"
+wr_check_py "RENAME_EXCHANGE of two lower dirs" OK \
+	'renameat2(A[0], A[1], RENAME_EXCHANGE); print("OK")' "$M/ex1" "$M/ex2"
+uf_check_out "...each shows the other's content" "in2/g=ex2 in1/f=ex1" \
+	bash -c 'echo "in2/g=$(cat "$1/ex1/in2/g") in1/f=$(cat "$1/ex2/in1/f")"' _ "$M"
+uf_check_out "rm -r a lower dir, then rename another lower dir to its name" "a1" \
+	bash -c 'rm -r "$1/B" && mv "$1/A" "$1/B" && ls "$1/B"' _ "$M"
 
 uf_log "rename errors"
 wr_check_py "rename a dir over a non-empty lower dir: ENOTEMPTY" ENOTEMPTY \
