@@ -18,8 +18,9 @@ void uf_ll_getattr(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 	int r;
 
 	/* An open file answers for itself: it may have no name left (nlink 0). */
-	if (fi && fi->fh && S_ISREG(ino->type)) {
-		struct uf_file *f = (struct uf_file *)(uintptr_t)fi->fh;
+	struct uf_file *f = fi && S_ISREG(ino->type) ? (struct uf_file *)(uintptr_t)fi->fh : NULL;
+	/* A lower handle may hold only the data of a metadata-only copy. */
+	if (f && !f->lower) {
 		r = uf_neg_errno(fstat(atomic_load(&f->fd), &st));
 		if (r == 0)
 			uf_stat_fixup(fs, ino, &st);
@@ -84,7 +85,14 @@ static int do_setattr(struct uf_fs *fs, struct uf_inode *ino, const struct stat 
 		      struct fuse_file_info *fi)
 {
 	bool trunc0 = (to_set & FUSE_SET_ATTR_SIZE) && attr->st_size == 0;
-	int r = uf_copyup(fs, ino, trunc0 ? UF_COPYUP_NODATA : 0);
+	unsigned flags = trunc0 ? UF_COPYUP_NODATA : (to_set & FUSE_SET_ATTR_SIZE) ? 0 : UF_COPYUP_META;
+	int r = uf_copyup(fs, ino, flags);
+	/* The writeback cache flushes times of a file unlinked while open;
+	 * a lower one has nowhere to keep them. */
+	if (r == -ESTALE && !(to_set & ~(FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
+					 FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW |
+					 FUSE_SET_ATTR_CTIME)))
+		return 0;
 	if (r < 0)
 		return r;
 
@@ -136,7 +144,8 @@ void uf_ll_setattr(fuse_req_t req, fuse_ino_t id, struct stat *attr, int to_set,
 	struct uf_fs *fs = uf_fs_from_req(req);
 	bool trunc0 = (to_set & FUSE_SET_ATTR_SIZE) && attr->st_size == 0;
 
-	if (!trunc0 && uf_copyup_copies_data(fs, uf_inode_from_id(fs, id))) {
+	bool meta_only = !(to_set & FUSE_SET_ATTR_SIZE) && fs->metacopy;
+	if (!trunc0 && !meta_only && uf_copyup_copies_data(fs, uf_inode_from_id(fs, id))) {
 		struct uf_job *j = uf_job_new(run_setattr, req);
 		j->ino = id;
 		j->attr = *attr;

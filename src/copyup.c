@@ -114,12 +114,14 @@ static int copy_meta_fd(int src, int dst, const struct stat *st)
 }
 
 /* Build a regular file copy of @src; returns an O_RDWR fd of the unnamed or
- * temporary file, with ret_tmp set when it has a temporary name. */
+ * temporary file, with ret_tmp set when it has a temporary name. A
+ * metadata-only copy is a hole of the right size marked overlay.metacopy,
+ * as the kernel's metacopy=on makes it. */
 static int make_regular(struct uf_fs *fs, int src, const struct stat *st, int pdir,
-			unsigned flags, int *ret_dirfd, char ret_tmp[static 64])
+			unsigned flags, bool meta_only, int *ret_dirfd, char ret_tmp[static 64])
 {
 	_cleanup_close_ int dst = -1;
-	int r;
+	int r = 0;
 
 	ret_tmp[0] = '\0';
 	*ret_dirfd = pdir;
@@ -133,12 +135,14 @@ static int make_regular(struct uf_fs *fs, int src, const struct stat *st, int pd
 		if (dst < 0)
 			return -errno;
 	}
-	if (!(flags & UF_COPYUP_NODATA)) {
+	if (meta_only)
+		r = uf_neg_errno(ftruncate(dst, st->st_size));
+	else if (!(flags & UF_COPYUP_NODATA))
 		r = copy_data(src, dst, st->st_size);
-		if (r < 0)
-			goto fail;
-	}
-	r = copy_meta_fd(src, dst, st);
+	if (r == 0)
+		r = copy_meta_fd(src, dst, st);
+	if (r == 0 && meta_only)
+		r = uf_neg_errno(fsetxattr(dst, fs->xattr_metacopy, "", 0, 0));
 	if (r < 0)
 		goto fail;
 	return uf_take_fd(&dst);
@@ -229,11 +233,14 @@ static int copyup_one(struct uf_fs *fs, struct uf_inode *ino, struct uf_inode *p
 	if ((st.st_mode & S_IFMT) != ino->type)
 		return -ESTALE; /* replaced in the lower behind our back */
 
+	unsigned lower_branch = atomic_load(&ino->branch);
+	bool meta_only = S_ISREG(st.st_mode) && (flags & UF_COPYUP_META) && fs->metacopy &&
+			 !ino->unshared && st.st_size >= UF_METACOPY_MIN;
 	if (S_ISREG(st.st_mode)) {
 		_cleanup_close_ int src = openat(ldir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 		if (src < 0)
 			return -errno;
-		_cleanup_close_ int fd = make_regular(fs, src, &st, pdir, flags, &tmpdir, tmp);
+		_cleanup_close_ int fd = make_regular(fs, src, &st, pdir, flags, meta_only, &tmpdir, tmp);
 		if (fd < 0)
 			return fd;
 		r = publish_regular(fd, tmpdir, tmp, pdir, name);
@@ -264,7 +271,7 @@ static int copyup_one(struct uf_fs *fs, struct uf_inode *ino, struct uf_inode *p
 	} else {
 		if (fstatat(pdir, name, &ust, AT_SYMLINK_NOFOLLOW) < 0)
 			return -errno;
-		uf_inode_set_in_upper(ino);
+		uf_inode_set_in_upper(ino, meta_only ? lower_branch : 0);
 		uf_inode_repin(fs, ino);
 	}
 	/* A broken-off hard link is a new file (the kernel gives it a new
@@ -278,19 +285,60 @@ static int copyup_one(struct uf_fs *fs, struct uf_inode *ino, struct uf_inode *p
 
 bool uf_copyup_copies_data(const struct uf_fs *fs, struct uf_inode *ino)
 {
-	return fs->upper && S_ISREG(ino->type) && !uf_inode_in_upper(fs, ino);
+	return fs->upper && S_ISREG(ino->type) && !uf_inode_data_in_upper(fs, ino);
+}
+
+/* Complete a metadata-only copy: copy the data into the upper file in place,
+ * then drop overlay.metacopy. Until that last step the data is read from the
+ * lower, so a crash in between leaves the file as it was. Caller holds
+ * ino->lock. */
+static int copyup_data(struct uf_fs *fs, struct uf_inode *ino, unsigned flags)
+{
+	struct uf_located up, low;
+	int r = uf_inode_locate(fs, ino, 0, &up);
+	if (r < 0)
+		return r;
+	r = uf_inode_locate(fs, ino, atomic_load(&ino->data_branch), &low);
+	if (r < 0) {
+		uf_located_done(fs, &up);
+		return r;
+	}
+	if (!(flags & UF_COPYUP_NODATA)) {
+		_cleanup_close_ int src = uf_loc_open(&low, O_RDONLY);
+		_cleanup_close_ int dst = uf_loc_open(&up, O_WRONLY);
+		struct stat st;
+		r = src < 0 ? src : dst < 0 ? dst : uf_neg_errno(fstat(src, &st));
+		if (r == 0)
+			r = copy_data(src, dst, st.st_size);
+	}
+	if (r == 0) {
+		bool follow;
+		const char *path = uf_loc_path(&up, &follow);
+		r = uf_neg_errno(follow ? removexattr(path, fs->xattr_metacopy)
+					: lremovexattr(path, fs->xattr_metacopy));
+	}
+	if (r == 0)
+		uf_inode_set_in_upper(ino, 0);
+	uf_located_done(fs, &low);
+	uf_located_done(fs, &up);
+	return r;
 }
 
 int uf_copyup(struct uf_fs *fs, struct uf_inode *ino, unsigned flags)
 {
 	struct uf_inode *parent = NULL;
 	g_autofree char *name = NULL;
+	bool meta_ok = (flags & UF_COPYUP_META) && fs->metacopy;
 	int r;
 
 	if (!fs->upper)
 		return -EROFS;
-	if (uf_inode_in_upper(fs, ino))
+	if (uf_inode_in_upper(fs, ino) && (meta_ok || !uf_copyup_copies_data(fs, ino)))
 		return 0;
+	/* With no name there is no place for a copy (an fd kept open after
+	 * unlink of a lower file). */
+	if (uf_inode_is_unlinked(fs, ino))
+		return -ESTALE;
 	r = uf_inode_get_parent(fs, ino, &parent, &name);
 	if (UF_WARN_ON(r < 0))
 		return -EIO; /* only the root has no parent, and it is upper */
@@ -299,6 +347,8 @@ int uf_copyup(struct uf_fs *fs, struct uf_inode *ino, unsigned flags)
 		g_mutex_lock(&ino->lock);
 		if (!uf_inode_in_upper(fs, ino))
 			r = copyup_one(fs, ino, parent, name, flags);
+		if (r == 0 && !meta_ok && uf_copyup_copies_data(fs, ino))
+			r = copyup_data(fs, ino, flags);
 		g_mutex_unlock(&ino->lock);
 	}
 	uf_inode_unref(fs, parent);

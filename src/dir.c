@@ -374,8 +374,11 @@ static int do_remove(struct uf_fs *fs, struct uf_inode *dir, const char *name, b
 		r = remove_upper(fs, updir, name, is_dir);
 	if (r == 0 && v.in_lower)
 		r = uf_whiteout_create(fs, updir, name);
-	if (victim)
+	if (victim) {
+		if (r == 0)
+			uf_inode_set_unlinked(fs, victim);
 		uf_inode_forget(fs, victim, 1);
+	}
 	return r;
 }
 
@@ -404,8 +407,8 @@ static int set_redirect(struct uf_fs *fs, struct uf_inode *ino)
 	if (r < 0)
 		return r == -ENOTSUP ? -EXDEV : r;
 	g_mutex_lock(&fs->inodes_lock);
-	if (!ino->redirect)
-		ino->redirect = g_steal_pointer(&path);
+	g_free(ino->redirect);
+	ino->redirect = g_steal_pointer(&path);
 	g_mutex_unlock(&fs->inodes_lock);
 	return 0;
 }
@@ -542,6 +545,8 @@ static int do_rename(struct uf_fs *fs, struct uf_inode *dir, const char *name,
 	if (dst_exists && !(flags & RENAME_EXCHANGE) && vdst.in_upper &&
 	    (S_ISDIR(vdst.st.st_mode) || vdst.st.st_nlink <= 1))
 		uf_origin_remove(fs, &(struct uf_key){ vdst.st.st_dev, vdst.st.st_ino });
+	if (dst && !(flags & RENAME_EXCHANGE) && !S_ISDIR(dst->type))
+		uf_inode_set_unlinked(fs, dst);
 	uf_inode_move(fs, src, newdir, newname);
 	if (flags & RENAME_EXCHANGE)
 		uf_inode_move(fs, dst, dir, name);

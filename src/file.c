@@ -44,7 +44,7 @@ static int read_fd(struct uf_fs *fs, struct uf_inode *ino, struct uf_file *f)
 {
 	int fd = atomic_load(&f->fd);
 
-	if (!f->lower || !uf_inode_in_upper(fs, ino))
+	if (!f->lower || !uf_inode_data_in_upper(fs, ino))
 		return fd;
 	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&f->lock);
 	if (!f->lower)
@@ -85,8 +85,8 @@ static void do_open(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 			return;
 		}
 	}
-	bool lower = !uf_inode_in_upper(fs, ino);
-	int fd = uf_inode_open(fs, ino, flags);
+	bool lower = !uf_inode_data_in_upper(fs, ino);
+	int fd = uf_inode_open_data(fs, ino, flags);
 	if (fd < 0) {
 		fuse_reply_err(req, -fd);
 		return;

@@ -267,6 +267,18 @@ void uf_inode_keep_pin(struct uf_fs *fs, struct uf_inode *ino)
 	pin_locked(fs, ino);
 }
 
+void uf_inode_set_unlinked(struct uf_fs *fs, struct uf_inode *ino)
+{
+	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&fs->inodes_lock);
+	ino->unlinked = true;
+}
+
+bool uf_inode_is_unlinked(struct uf_fs *fs, struct uf_inode *ino)
+{
+	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&fs->inodes_lock);
+	return ino->unlinked;
+}
+
 void uf_inode_repin(struct uf_fs *fs, struct uf_inode *ino)
 {
 	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&fs->inodes_lock);
@@ -292,6 +304,33 @@ int uf_inode_open(struct uf_fs *fs, struct uf_inode *ino, int flags)
 	return r;
 }
 
+int uf_inode_open_data(struct uf_fs *fs, struct uf_inode *ino, int flags)
+{
+	struct uf_located loc;
+
+	if (!S_ISREG(ino->type) || uf_inode_data_in_upper(fs, ino) || !uf_inode_in_upper(fs, ino))
+		return uf_inode_open(fs, ino, flags);
+	int r = uf_inode_locate(fs, ino, atomic_load(&ino->data_branch), &loc);
+	if (r < 0)
+		return r;
+	r = uf_loc_open(&loc, flags);
+	uf_located_done(fs, &loc);
+	return r;
+}
+
+/* A metadata-only copy has no blocks of its own: show its data's. */
+void uf_metacopy_blocks(struct uf_fs *fs, struct uf_inode *ino, struct stat *st)
+{
+	struct uf_located loc;
+	struct stat dst;
+
+	if (uf_inode_locate(fs, ino, atomic_load(&ino->data_branch), &loc) < 0)
+		return;
+	if (uf_loc_stat(&loc, &dst) == 0)
+		st->st_blocks = dst.st_blocks;
+	uf_located_done(fs, &loc);
+}
+
 int uf_inode_stat(struct uf_fs *fs, struct uf_inode *ino, struct stat *st)
 {
 	struct uf_located loc;
@@ -305,6 +344,9 @@ int uf_inode_stat(struct uf_fs *fs, struct uf_inode *ino, struct stat *st)
 			return r;
 		r = uf_loc_stat(&loc, st);
 		uf_located_done(fs, &loc);
+		if (r == 0 && S_ISREG(ino->type) && !uf_inode_data_in_upper(fs, ino) &&
+		    uf_inode_in_upper(fs, ino))
+			uf_metacopy_blocks(fs, ino, st);
 	}
 	if (r < 0)
 		return r;
@@ -320,6 +362,7 @@ struct uf_inode *uf_inode_alloc(const struct uf_key *key, mode_t type)
 	ino->type = type & S_IFMT;
 	atomic_init(&ino->upper, -1);
 	atomic_init(&ino->branch, 0);
+	atomic_init(&ino->data_branch, 0);
 	ino->pin = -1;
 	g_mutex_init(&ino->lock);
 	return ino;
@@ -447,8 +490,9 @@ void uf_inode_set_upper(struct uf_inode *ino, int fd)
 	atomic_store_explicit(&ino->upper, fd, memory_order_release);
 }
 
-void uf_inode_set_in_upper(struct uf_inode *ino)
+void uf_inode_set_in_upper(struct uf_inode *ino, unsigned data_branch)
 {
+	atomic_store_explicit(&ino->data_branch, data_branch, memory_order_release);
 	atomic_store_explicit(&ino->branch, 0, memory_order_release);
 }
 
@@ -499,11 +543,13 @@ char *uf_inode_lower_path(struct uf_fs *fs, struct uf_inode *ino)
 
 	/* Build leaf-first, then reverse by prepending each component. */
 	for (; ino && ino != fs->root; ino = ino->parent) {
-		if (ino->redirect) {
+		/* An absolute redirect ends the walk; a relative one (the kernel
+		 * writes those for renames within a dir) replaces the name. */
+		if (ino->redirect && ino->redirect[0] == '/') {
 			g_string_prepend(path, ino->redirect);
 			return g_string_free(path, FALSE);
 		}
-		g_string_prepend(path, ino->name);
+		g_string_prepend(path, ino->redirect ? ino->redirect : ino->name);
 		g_string_prepend_c(path, '/');
 	}
 	if (path->len == 0)

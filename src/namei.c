@@ -5,6 +5,8 @@
  * so a symlink inside a branch is never followed and paths may be of any
  * depth. */
 #include <fcntl.h>
+#include <stdio.h>
+#include <sys/xattr.h>
 #include <string.h>
 
 #include "unionfuse/file.h"
@@ -140,17 +142,43 @@ static int build_dir(struct uf_fs *fs, const struct uf_layers *L, unsigned found
 						     i + 1 < L->n))
 					break;
 		}
-		if (top_is_upper && redirect)
-			cand->redirect = redirect[0] == '/' ? g_steal_pointer(&redirect) : NULL;
+		/* Kept as found, relative or absolute: a later rename starts
+		 * from it (uf_inode_lower_path()). */
+		cand->redirect = g_steal_pointer(&redirect);
 	}
 	cand->nlower = lowers->len;
 	cand->lower = (struct uf_layer *)g_array_free(g_steal_pointer(&lowers), cand->nlower == 0);
 	return 0;
 }
 
-static void build_nondir(const struct uf_layers *L, unsigned found, struct uf_inode *cand)
+/* Is upper file @name in @dirfd a metadata-only copy? Only a file with holes
+ * can be one, which spares the xattr lookup for all others. */
+static bool is_metacopy(const struct uf_fs *fs, int dirfd, const char *name, const struct stat *st)
 {
-	atomic_store(&cand->branch, L->v[found].branch);
+	if (!S_ISREG(st->st_mode) || st->st_size == 0 || st->st_blocks * 512 >= st->st_size)
+		return false;
+	g_autofree char *path = g_strdup_printf("/proc/self/fd/%d/%s", dirfd, name);
+	return lgetxattr(path, fs->xattr_metacopy, NULL, 0) >= 0;
+}
+
+static void build_nondir(const struct uf_fs *fs, const struct uf_layers *L, unsigned found,
+			 const char *name, const struct stat *st, struct uf_inode *cand)
+{
+	unsigned branch = L->v[found].branch;
+
+	atomic_store(&cand->branch, branch);
+	atomic_store(&cand->data_branch, branch);
+	if (!fs->upper || branch != 0 || !is_metacopy(fs, L->v[found].fd, name, st))
+		return;
+	/* The data is in the next lower file of that name. */
+	for (unsigned i = found + 1; i < L->n; i++) {
+		struct stat lst;
+		if (fstatat(L->v[i].fd, name, &lst, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (S_ISREG(lst.st_mode))
+			atomic_store(&cand->data_branch, L->v[i].branch);
+		return;
+	}
 }
 
 int uf_namei(struct uf_fs *fs, struct uf_inode *dir, const char *name, struct uf_inode **ret_ino,
@@ -175,6 +203,9 @@ int uf_namei(struct uf_fs *fs, struct uf_inode *dir, const char *name, struct uf
 	/* Fast path: the kernel forgot it, or it has another name here. */
 	struct uf_inode *ino = unshared ? NULL : uf_inode_find_lookup(fs, &key);
 	if (ino && ino->type == (st.st_mode & S_IFMT)) {
+		if (S_ISREG(ino->type) && !uf_inode_data_in_upper(fs, ino) &&
+		    uf_inode_in_upper(fs, ino))
+			uf_metacopy_blocks(fs, ino, &st);
 		/* A hard link: the name found last is one that surely exists. */
 		if (!S_ISDIR(ino->type))
 			uf_inode_renamed(fs, ino, dir, name);
@@ -191,12 +222,14 @@ int uf_namei(struct uf_fs *fs, struct uf_inode *dir, const char *name, struct uf
 	if (S_ISDIR(st.st_mode))
 		r = build_dir(fs, &L, found, name, cand);
 	else
-		build_nondir(&L, found, cand);
+		build_nondir(fs, &L, found, name, &st, cand);
 	if (r < 0) {
 		uf_inode_discard(cand);
 		return r;
 	}
 	ino = uf_inode_publish(fs, dir, name, cand);
+	if (S_ISREG(ino->type) && !uf_inode_data_in_upper(fs, ino) && uf_inode_in_upper(fs, ino))
+		uf_metacopy_blocks(fs, ino, &st);
 	if (ino == cand && S_ISDIR(ino->type))
 		uf_notify_watch(fs, ino);
 	if (!S_ISDIR(st.st_mode) && st.st_nlink > 1 && uf_inode_in_upper(fs, ino))

@@ -39,13 +39,15 @@ static const struct fuse_opt config_opts[] = {
 	CFG_OPT("writeback=0", writeback, 0),
 	CFG_OPT("nowriteback", writeback, 0),
 	CFG_OPT("userxattr", userxattr, 1),
+	CFG_OPT("metacopy=on", metacopy, 1),
+	CFG_OPT("metacopy=off", metacopy, 0),
 	FUSE_OPT_END,
 };
 
 /* Options of the kernel overlayfs and fuse-overlayfs that we accept for
  * drop-in compatibility but that change nothing here (docs/usage.md). */
 static const char *const ignored_opts[] = {
-	"redirect_dir=", "index=", "xino=", "metacopy=", "nfs_export=", "uuid=",
+	"redirect_dir=", "index=", "xino=", "nfs_export=", "uuid=",
 	"volatile", "fsync=", "fast_ino=", "threaded=", "noacl", "static_nlink",
 	"squash_to_root", "noxattrs=", NULL,
 };
@@ -224,6 +226,7 @@ static void config_init(struct uf_config *c)
 	*c = (struct uf_config){
 		.branches = g_ptr_array_new_with_free_func(g_free),
 		.timeout = UF_DEFAULT_TIMEOUT,
+		.metacopy = 1,
 		.fuse_args = FUSE_ARGS_INIT(0, NULL),
 	};
 }

@@ -76,6 +76,8 @@ int uf_fs_new(const struct uf_config *c, struct uf_fs **ret, char **reterr_msg)
 	fs->xattr_redirect = g_strconcat(fs->xattr_prefix, "redirect", NULL);
 	fs->xattr_impure = g_strconcat(fs->xattr_prefix, "impure", NULL);
 	fs->xattr_origin = g_strconcat(fs->xattr_prefix, "origin", NULL);
+	fs->xattr_metacopy = g_strconcat(fs->xattr_prefix, "metacopy", NULL);
+	fs->metacopy = c->metacopy;
 	fs->inotify_fd = fs->notify_stop_fd = -1;
 	bool watching = uf_notify_init(fs) == 0;
 	/* Watched lowers let the kernel cache for long, as with overlayfs. */
@@ -122,6 +124,7 @@ void uf_fs_free(struct uf_fs *fs)
 	g_free(fs->xattr_redirect);
 	g_free(fs->xattr_impure);
 	g_free(fs->xattr_origin);
+	g_free(fs->xattr_metacopy);
 	g_mutex_clear(&fs->inodes_lock);
 	g_mutex_clear(&fs->devs_lock);
 	g_free(fs);

@@ -199,7 +199,7 @@ static int set_or_remove(struct uf_fs *fs, struct uf_inode *ino, const char *nam
 		if (n < 0)
 			return (int)n;
 	}
-	r = uf_copyup(fs, ino, 0);
+	r = uf_copyup(fs, ino, UF_COPYUP_META);
 	if (r < 0)
 		return r;
 	r = inode_xobj(fs, ino, &o, &loc);
@@ -226,7 +226,7 @@ static void xattr_change(fuse_req_t req, fuse_ino_t id, const char *name, const 
 	struct uf_fs *fs = uf_fs_from_req(req);
 	struct uf_inode *ino = uf_inode_from_id(fs, id);
 
-	if (!uf_copyup_copies_data(fs, ino)) {
+	if (fs->metacopy || !uf_copyup_copies_data(fs, ino)) {
 		fuse_reply_err(req, -set_or_remove(fs, ino, name, value, size, flags, value == NULL));
 		return;
 	}

@@ -6,7 +6,13 @@
 
 enum {
 	UF_COPYUP_NODATA = 1 << 0, /* the caller truncates to 0: copy no data */
+	UF_COPYUP_META = 1 << 1,   /* metadata is enough (chmod...): data stays below */
 };
+
+/* Smaller files are copied whole even for a chmod: it costs next to nothing,
+ * and a metadata-only copy is then always a file with holes, which is what
+ * lookup checks before it reads the xattr (namei.c). */
+#define UF_METACOPY_MIN (64 * 1024)
 
 /* Make sure @ino (and every parent) has an upper object. Returns 0 when it
  * has one (also when another thread won the race), -EROFS on a read-only

@@ -44,6 +44,16 @@ static inline bool uf_inode_in_upper(const struct uf_fs *fs, struct uf_inode *in
 	return fs->upper && atomic_load_explicit(&ino->branch, memory_order_acquire) == 0;
 }
 
+/* Is the data of regular file @ino in the upper (not only its metadata)? */
+static inline bool uf_inode_data_in_upper(const struct uf_fs *fs, struct uf_inode *ino)
+{
+	return uf_inode_in_upper(fs, ino) &&
+	       atomic_load_explicit(&ino->data_branch, memory_order_acquire) == 0;
+}
+
+/* Show in @st the blocks of the lower data of metadata-only copy @ino. */
+void uf_metacopy_blocks(struct uf_fs *fs, struct uf_inode *ino, struct stat *st);
+
 /* How to reach a non-directory's real object: by name in its parent's real
  * directory (the parent is held, so dirfd stays valid), or through a pin
  * (a dup owned by the struct). Release with uf_located_done(). */
@@ -77,6 +87,10 @@ void uf_inode_open_pin(struct uf_fs *fs, struct uf_inode *ino);
 void uf_inode_open_unpin(struct uf_fs *fs, struct uf_inode *ino);
 /* Pin non-dir @ino for good: it has several links in the upper. */
 void uf_inode_keep_pin(struct uf_fs *fs, struct uf_inode *ino);
+/* @ino lost its name in the union (it lives on, pinned, while open). */
+void uf_inode_set_unlinked(struct uf_fs *fs, struct uf_inode *ino);
+bool uf_inode_is_unlinked(struct uf_fs *fs, struct uf_inode *ino);
+
 /* Move the pin of @ino to its new upper copy. Caller holds ino->lock. */
 void uf_inode_repin(struct uf_fs *fs, struct uf_inode *ino);
 
@@ -86,6 +100,10 @@ int uf_dir_layer_fd(struct uf_inode *dir, unsigned branch);
 /* Open the topmost real object of @ino with @flags (O_NOFOLLOW added).
  * Returns an fd or -errno. */
 int uf_inode_open(struct uf_fs *fs, struct uf_inode *ino, int flags);
+
+/* Open the object holding @ino's data (a lower one after a metadata-only
+ * copy-up) with @flags. Returns an fd or -errno. */
+int uf_inode_open_data(struct uf_fs *fs, struct uf_inode *ino, int flags);
 
 /* Fill @ret with the inode's layers, upper first. */
 void uf_inode_layers(struct uf_inode *ino, struct uf_layers *ret);
@@ -142,8 +160,9 @@ void uf_inode_unref(struct uf_fs *fs, struct uf_inode *ino);
  * ino->lock or owns the unpublished inode. */
 void uf_inode_set_upper(struct uf_inode *ino, int fd);
 
-/* Note that non-dir @ino is now in the upper. Caller holds ino->lock. */
-void uf_inode_set_in_upper(struct uf_inode *ino);
+/* Note that non-dir @ino is now in the upper, its data still in branch
+ * @data_branch (0: the upper too). Caller holds ino->lock. */
+void uf_inode_set_in_upper(struct uf_inode *ino, unsigned data_branch);
 
 /* Remember @dir/@name as the name of non-dir @ino when it has another
  * (after a lookup by another hard link). Takes inodes_lock. */

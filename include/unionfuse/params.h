@@ -22,6 +22,7 @@ struct uf_config {
 	int read_only;
 	int writeback;
 	int userxattr; /* user.overlay.* instead of trusted.overlay.* */
+	int metacopy;  /* metadata-only copy-up (default on) */
 
 	bool foreground;
 	bool debug;

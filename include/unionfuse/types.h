@@ -60,6 +60,10 @@ struct uf_inode {
 	 * ->name in their parent's layer of ->branch. */
 	_Atomic int upper;        /* dirs: set once under ->lock; lockless reads */
 	_Atomic uint16_t branch;  /* non-dirs: 0 once in the upper (set under ->lock) */
+	/* Regular files: the branch holding the data. It differs from ->branch
+	 * after a metadata-only copy-up (chmod of a big lower file), until the
+	 * first write copies the data too. Set under ->lock. */
+	_Atomic uint16_t data_branch;
 	uint16_t nlower;          /* dirs: immutable once published */
 	struct uf_layer *lower;
 
@@ -69,10 +73,11 @@ struct uf_inode {
 	int pin;
 	uint32_t nopen;   /* fs->inodes_lock: open file handles */
 	bool pin_keep;    /* fs->inodes_lock: keep the pin while the inode lives */
+	bool unlinked;    /* fs->inodes_lock: its name is gone: no copy-up */
 
 	struct uf_inode *parent; /* fs->inodes_lock; holds a ref */
 	char *name;              /* fs->inodes_lock */
-	char *redirect; /* fs->inodes_lock: dir path in the lowers ("/a/b") */
+	char *redirect; /* fs->inodes_lock: dir's overlay.redirect ("/a/b" or "b") */
 
 	GMutex lock; /* serialises copy-up of this inode */
 };
@@ -89,6 +94,7 @@ struct uf_fs {
 	char *xattr_redirect;
 	char *xattr_impure;
 	char *xattr_origin;
+	char *xattr_metacopy;
 
 	_Atomic double timeout; /* entry and attribute cache timeout, seconds */
 	bool timeout_set; /* given by the user: keep it whatever happens */
@@ -102,6 +108,7 @@ struct uf_fs {
 
 	GThreadPool *pool; /* worker.c: for requests that may block; NULL with -s */
 	bool writeback;
+	bool metacopy; /* metadata-only copy-up for chmod/chown/utimes/setxattr */
 	bool debug;
 
 	GMutex inodes_lock;

@@ -18,7 +18,7 @@
 #   UF_DIFF_KEEP       1: keep the work directory; 0: remove it even on failure
 #                      (default: keep on failure only)
 #   UF_DIFF_TMP        where to create the work directory (default $TMPDIR, /tmp)
-#   UF_DIFF_TIMEOUT    seconds allowed for one fsops run (default 300)
+#   UF_DIFF_TIMEOUT    seconds allowed for one fsops run (default 120)
 #   UF_DIFF_CONTEXT    log lines shown before the first difference (default 8)
 #   UNIONFUSE_ARGS     extra daemon options (default "-o timeout=0")
 #   UF_DIFF_ALLOW_NONFUSE  1: accept a non-FUSE mount from UNIONFUSE_BIN (for
@@ -69,7 +69,7 @@ skip() {
 UF_BIN=$1
 SEEDS=${UF_DIFF_SEEDS:-${2:-1-5}}
 NOPS=${UF_DIFF_OPS:-${3:-2000}}
-TIMEOUT=${UF_DIFF_TIMEOUT:-300}
+TIMEOUT=${UF_DIFF_TIMEOUT:-120}
 CONTEXT=${UF_DIFF_CONTEXT:-8}
 read -r -a UF_ARGS <<<"${UNIONFUSE_ARGS:--o timeout=0}"
 
@@ -232,7 +232,7 @@ mount_kernel() { # $1 side dir, $2 workdir name
 	local s=$1
 	mkdir -p "$s/$2" "$s/m"
 	if ! mount -t overlay overlay \
-		-o "lowerdir=$s/l2:$s/l1,upperdir=$s/u,workdir=$s/$2,redirect_dir=on" "$s/m"; then
+		-o "lowerdir=$s/l2:$s/l1,upperdir=$s/u,workdir=$s/$2,redirect_dir=on,metacopy=on" "$s/m"; then
 		echo "FAIL: mount -t overlay on $s failed"
 		return 1
 	fi

@@ -206,7 +206,7 @@ if uf_mount "$BIN" "$A/b1:$A/b2:$A/u" "$M"; then
 			"$(tree_snapshot "$M")" "diff <(tree_snapshot before-umount) <(tree_snapshot after-remount)"
 		uf_umount "$M"
 	fi
-	ovl_mount "$A/b2:$A/b1" "$A/u" "$A/w" "$M" redirect_dir=on
+	ovl_mount "$A/b2:$A/b1" "$A/u" "$A/w" "$M" redirect_dir=on,metacopy=on
 	uf_check_eq "C: the kernel shows what unionfuse showed (-kernel +unionfuse)" "$(tree_snapshot "$M")" "$uview2" \
 		"diff <(tree_snapshot kernel) <(tree_snapshot unionfuse)"
 	ovl_umount "$M"
@@ -226,7 +226,7 @@ if uf_mount "$BIN" "$B/b1:$B/b2:$B/u" "$M"; then
 	uf_umount "$M"
 	uf_check_eq "B: unionfuse's view after the operations equals the kernel's in A (-kernel +unionfuse)" \
 		"$kview" "$uview" "diff <(tree_snapshot kernel-A) <(tree_snapshot unionfuse-B)"
-	ovl_mount "$B/b2:$B/b1" "$B/u" "$B/w" "$M" redirect_dir=on
+	ovl_mount "$B/b2:$B/b1" "$B/u" "$B/w" "$M" redirect_dir=on,metacopy=on
 	uf_check_eq "B: the kernel on unionfuse's upper shows unionfuse's tree (-kernel +unionfuse)" \
 		"$(tree_snapshot "$M")" "$uview" "diff <(tree_snapshot kernel) <(tree_snapshot unionfuse)"
 	ovl_umount "$M"

@@ -97,7 +97,7 @@ uf_check_errno "removexattr of an xattr that came from the lower" OK removexattr
 uf_check_errno "removed xattr is gone from the view" ENODATA getxattr "$M/xrm" user.color
 uf_check_errno "the other xattr stays" "OK user.keep" listxattr "$M/xrm"
 uf_check_out "upper copy: only user.keep" "user.keep=\"k\"" \
-	bash -c 'getfattr -h -d -m - --absolute-names "$1" | grep -v "^#" | grep -v "^$" | grep -v "^trusted.overlay.origin="' _ "$U/xrm"
+	bash -c 'getfattr -h -d -m - --absolute-names "$1" | grep -v "^#" | grep -v "^$" | grep -v -E "^trusted.overlay.(origin|metacopy)="' _ "$U/xrm"
 uf_check_errno "removexattr of a missing name: ENODATA" ENODATA removexattr "$M/xrm" user.missing
 wr_check_py "setxattr XATTR_CREATE on an existing name: EEXIST" EEXIST \
 	'os.setxattr(A[0], "user.old", b"n", os.XATTR_CREATE); print("OK")' "$M/xflags"
