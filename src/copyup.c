@@ -355,6 +355,16 @@ int uf_copyup(struct uf_fs *fs, struct uf_inode *ino, unsigned flags)
 	return r;
 }
 
+void uf_copyup_reap(int dirfd, const char *name)
+{
+	if (!g_str_has_prefix(name, TMP_PREFIX))
+		return;
+	if (atoi(name + strlen(TMP_PREFIX)) == (int)getpid())
+		return; /* ours, in the making */
+	if (unlinkat(dirfd, name, 0) < 0 && errno == EISDIR)
+		unlinkat(dirfd, name, AT_REMOVEDIR);
+}
+
 void uf_copyup_cleanup(struct uf_fs *fs)
 {
 	if (fs->work_fd < 0)
@@ -367,11 +377,7 @@ void uf_copyup_cleanup(struct uf_fs *fs)
 		return;
 	fd = -1;
 	struct dirent *de;
-	while ((de = readdir(d))) {
-		if (!g_str_has_prefix(de->d_name, TMP_PREFIX))
-			continue;
-		if (unlinkat(dirfd(d), de->d_name, 0) < 0 && errno == EISDIR)
-			unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR);
-	}
+	while ((de = readdir(d)))
+		uf_copyup_reap(dirfd(d), de->d_name);
 	closedir(d);
 }
