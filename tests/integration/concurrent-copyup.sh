@@ -10,10 +10,11 @@
 #     that opened the file before the copy-up.
 #  B. 8 different 128 MiB lower files, one first write each, all at once:
 #     the sha256 of each upper copy equals the lower's with that write.
-#  C. first writes to 3000 lower files in one dir while another thread sets
-#     the dir's times and creates files in it: the times set stay set and
-#     the dir's mtime never goes back behind a file just made in it (a
-#     copy-up must not restore the parent's times over a newer change).
+#  C. first writes to 1500 lower files in one dir from 4 threads while
+#     another sets the dir's times and creates files in it: the times set
+#     stay set and the dir's mtime never goes back behind a file just made
+#     in it (a copy-up must not restore the parent's times over a newer
+#     change).
 # Then the lower is unchanged (sha256).
 # Usage: concurrent-copyup.sh UNIONFUSE-BINARY
 set -u
@@ -43,7 +44,10 @@ for k in 0 1 2 3 4 5 6 7; do
 	{ tail -c +$((rot + 1)) "$UF_TMP/base"; head -c "$rot" "$UF_TMP/base"; } >"$L/big/b$k"
 done
 rm -f "$UF_TMP/base"
-for i in $(seq 0 2999); do echo "f$i"; done | (cd "$L/times" && xargs touch)
+head -c $((48 << 10)) /dev/urandom >"$L/times/f0"
+"$UF_PYTHON" -c 'import shutil, sys
+for i in range(1, 1500):
+    shutil.copyfile(sys.argv[1] + "/f0", sys.argv[1] + "/f%d" % i)' "$L/times"
 lower_sum=$(cd "$L" && find same big -type f -print0 | sort -z | xargs -0 sha256sum)
 uf_log "lower made in $((SECONDS - t0)) s"
 
@@ -53,7 +57,7 @@ uf_mount "$BIN" "$L:$U" "$M" || uf_finish
 for f in 0 1 2; do
 	specs=()
 	for w in $(seq 0 15); do
-		case $(((w + f) % 3)) in 0) mode=rw ;; 1) mode=w ;; 2) mode=dd ;; esac
+		case $(((w + f) % 3)) in 0) mode=rw ;; 1) mode=w ;; 2) mode="dd" ;; esac
 		# spread over the file, not page aligned, some sharing a page
 		off=$(((w * 2 * MB) + (w % 4) * 1000 + 7))
 		specs+=("$off:$(printf 'W%02d-%d-%s' "$w" "$f" "$mode" | od -An -tx1 | tr -d ' \n'):$mode")
@@ -109,10 +113,10 @@ uf_check_eq "B: sha256 through the union (b0, b5)" "$(printf '%s\n' "$exp" | gre
 uf_check_out "B: nothing else in the upper dir" "$(printf 'b%s\n' 0 1 2 3 4 5 6 7)" ls -A "$U/big"
 
 # --- C: copy-ups vs. changes to the parent's times
-out=$(uftree parent-times "$M/times" "$U/times" 3000 2>&1)
+out=$(uftree parent-times "$M/times" "$U/times" 1500 4 2>&1)
 uf_check_eq "C: copy-ups in a dir keep the times set on it and newer mtimes (BAD/TOTAL)" "utime: 0/*
 create: 0/*" "$(printf '%s\n' "$out" | sed -E 's#^(utime|create): 0/[0-9]+$#\1: 0/*#')" \
-	"uftree.py parent-times $M/times $U/times 3000"
+	"uftree.py parent-times $M/times $U/times 1500 4"
 uf_umount "$M"
 
 uf_check_eq "lower unchanged (sha256)" "$lower_sum" "$(cd "$L" && find same big -type f -print0 | sort -z | xargs -0 sha256sum)"

@@ -37,7 +37,6 @@ SEED=${UF_CRASH_SEED:-$(( $(date +%s) % 100000 ))}
 ROUNDS=${UF_CRASH_ROUNDS:-6}
 RANDOM=$SEED
 uf_log "seed $SEED (rerun with UF_CRASH_SEED=$SEED), $ROUNDS kill rounds"
-FILES=(f0 f1 f2 f3)
 SIZE=$((256 << 20))
 REG=$((4 << 20))
 

@@ -91,8 +91,8 @@ writer() {
 	}' | sqlite3 "$M/db/multi.db" 2>&1
 }
 reader() {
-	local last=0 c i
-	for i in $(seq 1 200); do
+	local last=0 c _
+	for _ in $(seq 1 200); do
 		c=$(sqlite3 -cmd '.timeout 30000' "$M/db/multi.db" "SELECT count(*) FROM t;" 2>&1) || { echo "reader: $c"; return; }
 		[ "$c" -ge "$last" ] 2>/dev/null || { echo "reader: count went from $last to $c"; return; }
 		last=$c

@@ -121,7 +121,7 @@ same_text "the copy made from the union equals the source" \
 
 # --- rsync -A with extended ACLs
 run_both "rsync -aHAX of files with extended POSIX ACLs" "${RSYNC[*]} '$UF_TMP/acl/' @D@/acl/"
-acl() { getfattr -h --absolute-names -e hex -n "$2" "$1" 2>&1 | grep = ; }
+acl() { getfattr -h --absolute-names -e hex -n "$2" "$1" 2>&1 | grep '=' ; }
 uf_check_eq "system.posix_acl_access of acl/file survives" "$(acl "$UF_TMP/acl/file" system.posix_acl_access)" \
 	"$(acl "$M/acl/file" system.posix_acl_access | sed "s|$M|$UF_TMP|")"
 uf_check_eq "system.posix_acl_default of acl/dir survives" "$(acl "$UF_TMP/acl/dir" system.posix_acl_default)" \

@@ -39,14 +39,15 @@
         O_WRONLY, rw = O_RDWR (default), dd = run dd conv=notrunc); all wait
         on one barrier, then open FILE, pwrite, close.  Prints one line per
         writer "i OK" or "i ERRNAME", in order.
-  parent-times UNIONDIR UPPERDIR N
-        one thread makes N first writes (chmod, i.e. metadata copy-ups) of
-        the lower files f0..f{N-1} in UNIONDIR, while another, until the
-        first is done, alternately sets UNIONDIR's times (utime) and
-        creates a file new-K in it, and checks on UPPERDIR 20 ms later that
-        the times it set are still there, resp. that the dir's mtime is not
-        older than the new file's.  Prints "utime: BAD/TOTAL" and
-        "create: BAD/TOTAL", and a few examples of BAD ones.
+  parent-times UNIONDIR UPPERDIR N [THREADS]
+        THREADS (4) threads make the first write (open O_WRONLY, pwrite) to
+        the lower files f0..f{N-1} in UNIONDIR, i.e. data copy-ups, while
+        another, until they are done, alternately sets UNIONDIR's times
+        (utime) and creates a file new-K in it, and checks on UPPERDIR that
+        the times it set stay set, resp. that the dir's mtime does not go
+        back behind the new file's (a value counts as wrong when it still
+        is 20 ms later).  Prints "utime: BAD/TOTAL" and "create: BAD/TOTAL",
+        and a few examples of BAD ones.
 """
 
 import errno
@@ -428,49 +429,64 @@ def cmd_pwrite_many(path, *specs):
     return 0
 
 
-def cmd_parent_times(udir, updir, n):
+def cmd_parent_times(udir, updir, n, nthreads="4"):
     import threading
     import time
-    n = int(n)
-    state = {"done": False, "err": None}
+    n, nthreads = int(n), int(nthreads)
+    state = {"running": nthreads, "err": None}
+    lock = threading.Lock()
     bad_u, bad_c, tot = [], [], [0, 0]
 
-    def copyups():
+    def copyups(first):
         try:
-            for i in range(n):
-                os.chmod(os.path.join(udir, "f%d" % i), 0o600)
+            for i in range(first, n, nthreads):
+                fd = os.open(os.path.join(udir, "f%d" % i), os.O_WRONLY)
+                try:
+                    os.pwrite(fd, b"x", 0)
+                finally:
+                    os.close(fd)
         except OSError as e:
-            state["err"] = "chmod: %s" % e
-        state["done"] = True
+            state["err"] = "first write: %s" % e
+        with lock:
+            state["running"] -= 1
+
+    def settled(path, ok):
+        # a copy-up may be between its link and its restore of the times
+        # right now: only a value that stays wrong for 20 ms counts
+        st = os.stat(path)
+        if ok(st):
+            return None
+        time.sleep(0.02)
+        st = os.stat(path)
+        return None if ok(st) else st
 
     def other():
         k = 0
-        while not state["done"]:
+        while state["running"]:
             k += 1
             if k % 2:
                 t = (1_000_000_000 + k) * 10**9
                 os.utime(udir, ns=(t, t))
                 tot[0] += 1
-                time.sleep(0.02)
-                got = os.stat(updir).st_mtime_ns
-                if got != t:
-                    bad_u.append("utime(dir, %d) then the upper dir's mtime is %d" % (t, got))
+                st = settled(updir, lambda st: st.st_mtime_ns == t)
+                if st:
+                    bad_u.append("utime(dir, %d) then the upper dir's mtime is %d" % (t, st.st_mtime_ns))
             else:
                 name = "new-%d" % k
                 open(os.path.join(udir, name), "w").close()
                 tot[1] += 1
-                time.sleep(0.02)
                 fm = os.stat(os.path.join(updir, name)).st_mtime_ns
-                dm = os.stat(updir).st_mtime_ns
-                if dm < fm:
-                    bad_c.append("created %s (mtime %d), then the upper dir's mtime is %d" % (name, fm, dm))
+                st = settled(updir, lambda st: st.st_mtime_ns >= fm)
+                if st:
+                    bad_c.append("created %s (mtime %d), then the upper dir's mtime is %d"
+                                 % (name, fm, st.st_mtime_ns))
 
-    a = threading.Thread(target=copyups)
-    b = threading.Thread(target=other)
-    a.start()
-    b.start()
-    a.join()
-    b.join()
+    ths = [threading.Thread(target=copyups, args=(i,)) for i in range(nthreads)]
+    ths.append(threading.Thread(target=other))
+    for t in ths:
+        t.start()
+    for t in ths:
+        t.join()
     if state["err"]:
         print("ERROR " + state["err"])
     print("utime: %d/%d" % (len(bad_u), tot[0]))
