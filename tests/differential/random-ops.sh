@@ -440,11 +440,11 @@ check_pair() {
 	return $ok
 }
 
-# first differing op of T's logs (NOPS if the logs agree)
+# first differing op of T's logs (0 if the logs agree)
 first_diff_op() {
 	local n op
 	n=$(log_compare "$1/k/ops.log" "$1/o/ops.log" | sed -n 's/^FIRST //p')
-	[ "${n:-0}" != 0 ] || { echo "$NOPS"; return; }
+	[ "${n:-0}" != 0 ] || { echo 0; return; }
 	# with a subset the op number is the first field of that line
 	op=$( (sed -n "${n}p" "$1/k/ops.log"; sed -n "${n}p" "$1/o/ops.log") | awk '$1 ~ /^[0-9]+$/ { print $1; exit }')
 	echo "${op:-$NOPS}"
@@ -455,13 +455,21 @@ first_diff_op() {
 # halving size among the ops before the first difference, which is always
 # kept, as long as the run still fails) and print a small reproducer.
 reduce() { # $1 seed dir
-	local t=$1 last ops keep trials=0 max=${UF_DIFF_REDUCE_MAX:-400}
+	local t=$1 last ops keep trials=0 max=${UF_DIFF_REDUCE_MAX:-400} logdiff=0
 	last=$(first_diff_op "$t")
+	if [ "$last" = 0 ]; then
+		last=$NOPS # tree-only failure: keep the last op
+	else
+		logdiff=1
+	fi
 	ops=($(seq 1 $((last - 1))))
-	trial() { # $@ candidate ops; success (0) = still fails
+	trial() { # $@ candidate ops; success (0) = still fails the same way
 		trials=$((trials + 1))
 		ONLY=$(IFS=,; echo "$*${*:+,}$last")
-		! check_pair "$t" >/dev/null 2>&1
+		check_pair "$t" >/dev/null 2>&1 && return 1
+		# a log difference must stay at the same op (no slipping to
+		# another bug); a tree-only failure may be any failure
+		[ $logdiff = 0 ] || [ "$(first_diff_op "$t")" = "$last" ]
 	}
 	echo "seed $seed: reducing (first difference at op $last; $((last - 1)) ops before it; at most $max trials)"
 	if ! trial; then
