@@ -85,13 +85,15 @@ static int do_setattr(struct uf_fs *fs, struct uf_inode *ino, const struct stat 
 		      struct fuse_file_info *fi)
 {
 	bool trunc0 = (to_set & FUSE_SET_ATTR_SIZE) && attr->st_size == 0;
-	unsigned flags = trunc0 ? UF_COPYUP_NODATA : (to_set & FUSE_SET_ATTR_SIZE) ? 0 : UF_COPYUP_META;
+	unsigned flags = trunc0				 ? UF_COPYUP_NODATA
+			 : (to_set & FUSE_SET_ATTR_SIZE) ? 0
+							 : UF_COPYUP_META;
 	int r = uf_copyup(fs, ino, flags);
 	/* The writeback cache flushes times of a file unlinked while open;
 	 * a lower one has nowhere to keep them. */
-	if (r == -ESTALE && !(to_set & ~(FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
-					 FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW |
-					 FUSE_SET_ATTR_CTIME)))
+	if (r == -ESTALE &&
+	    !(to_set & ~(FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW |
+			 FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME)))
 		return 0;
 	if (r < 0)
 		return r;
@@ -112,8 +114,8 @@ static int do_setattr(struct uf_fs *fs, struct uf_inode *ino, const struct stat 
 	if (S_ISDIR(ino->type))
 		return setattr_dir(ino, attr, to_set, ts);
 	int ofd = fi && fi->fh && S_ISREG(ino->type)
-			  ? atomic_load(&((struct uf_file *)(uintptr_t)fi->fh)->fd)
-			  : -1;
+		      ? atomic_load(&((struct uf_file *)(uintptr_t)fi->fh)->fd)
+		      : -1;
 	return setattr_nondir(fs, ino, attr, to_set, ofd, ts);
 }
 
@@ -193,9 +195,9 @@ void uf_ll_access(fuse_req_t req, fuse_ino_t id, int mask)
 	if (r == 0 && (mask & W_OK) && !fs->upper)
 		r = -EROFS;
 	if (r == 0 && mask != F_OK && ctx->uid != 0) {
-		mode_t bits = st.st_uid == ctx->uid ? (st.st_mode >> 6)
+		mode_t bits = st.st_uid == ctx->uid   ? (st.st_mode >> 6)
 			      : st.st_gid == ctx->gid ? (st.st_mode >> 3)
-						       : st.st_mode;
+						      : st.st_mode;
 		if ((mask & bits & 7) != (mask & 7))
 			r = -EACCES;
 	} else if (r == 0 && (mask & X_OK) && !S_ISDIR(st.st_mode) && !(st.st_mode & 0111)) {

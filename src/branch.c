@@ -29,16 +29,16 @@ static int open_dir(const char *what, const char *path, int access_mode, char **
 	if (fd < 0) {
 		int e = errno;
 		*reterr_msg = e == ENOTDIR
-				      ? g_strdup_printf("%s '%s' is not a directory", what, path)
-				      : g_strdup_printf("%s '%s': %s", what, path, g_strerror(e));
+				  ? g_strdup_printf("%s '%s' is not a directory", what, path)
+				  : g_strdup_printf("%s '%s': %s", what, path, g_strerror(e));
 		return -e;
 	}
 	if (faccessat(AT_FDCWD, real, access_mode, AT_EACCESS) < 0) {
 		int e = errno;
 		close(fd);
-		*reterr_msg = g_strdup_printf("%s '%s' is not %s: %s", what, path,
-					      access_mode & W_OK ? "writable" : "readable",
-					      g_strerror(e));
+		*reterr_msg =
+		    g_strdup_printf("%s '%s' is not %s: %s", what, path,
+				    access_mode & W_OK ? "writable" : "readable", g_strerror(e));
 		return -e;
 	}
 	fstat(fd, ret_st);
@@ -70,7 +70,8 @@ int uf_branches_open(const struct uf_config *c, struct uf_branch **ret, unsigned
 		b[i].ino = st.st_ino;
 		b[i].index = i;
 		b[i].writable = upper;
-		b[i].name_max = fstatfs(b[i].fd, &sfs) == 0 && sfs.f_namelen > 0 ? sfs.f_namelen : 255;
+		b[i].name_max =
+		    fstatfs(b[i].fd, &sfs) == 0 && sfs.f_namelen > 0 ? sfs.f_namelen : 255;
 		for (unsigned j = 0; j < i; j++) {
 			if (b[j].dev == b[i].dev && b[j].ino == b[i].ino) {
 				*reterr_msg = g_strdup_printf("branch '%s' is given twice", path);
@@ -78,12 +79,13 @@ int uf_branches_open(const struct uf_config *c, struct uf_branch **ret, unsigned
 				i++;
 				goto fail;
 			}
-			if (path_inside(b[i].path, b[j].path) || path_inside(b[j].path, b[i].path)) {
+			if (path_inside(b[i].path, b[j].path) ||
+			    path_inside(b[j].path, b[i].path)) {
 				bool inner_i = path_inside(b[i].path, b[j].path);
 				*reterr_msg = g_strdup_printf(
-					"branch '%s' is inside branch '%s'; branches must not overlap",
-					inner_i ? path : (char *)c->branches->pdata[j],
-					inner_i ? (char *)c->branches->pdata[j] : path);
+				    "branch '%s' is inside branch '%s'; branches must not overlap",
+				    inner_i ? path : (char *)c->branches->pdata[j],
+				    inner_i ? (char *)c->branches->pdata[j] : path);
 				r = -EINVAL;
 				i++;
 				goto fail;
@@ -141,7 +143,7 @@ int uf_open_workdir(const char *workdir, const struct uf_branch *b, unsigned n, 
 	}
 	if (n > 0 && b[0].writable && st.st_dev != b[0].dev) {
 		*reterr_msg = g_strdup_printf(
-			"workdir '%s' is not on the upper branch's filesystem", workdir);
+		    "workdir '%s' is not on the upper branch's filesystem", workdir);
 		close(fd);
 		return -EXDEV;
 	}

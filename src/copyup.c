@@ -117,8 +117,8 @@ static int copy_meta_fd(int src, int dst, const struct stat *st)
  * temporary file, with ret_tmp set when it has a temporary name. A
  * metadata-only copy is a hole of the right size marked overlay.metacopy,
  * as the kernel's metacopy=on makes it. */
-static int make_regular(struct uf_fs *fs, int src, const struct stat *st, int pdir,
-			unsigned flags, bool meta_only, int *ret_dirfd, char ret_tmp[static 64])
+static int make_regular(struct uf_fs *fs, int src, const struct stat *st, int pdir, unsigned flags,
+			bool meta_only, int *ret_dirfd, char ret_tmp[static 64])
 {
 	_cleanup_close_ int dst = -1;
 	int r = 0;
@@ -167,8 +167,8 @@ static int publish_regular(int fd, int tmpdir, const char *tmp, int pdir, const 
 
 /* Make a copy of non-regular @lname in @ldir (whose xattrs @src reaches)
  * under temporary name @tmp in @tmpdir, with its metadata. */
-static int make_other(int ldir, const char *lname, const struct uf_xobj *src,
-		      const struct stat *st, int tmpdir, const char *tmp)
+static int make_other(int ldir, const char *lname, const struct uf_xobj *src, const struct stat *st,
+		      int tmpdir, const char *tmp)
 {
 	struct timespec ts[2] = { st->st_atim, st->st_mtim };
 	int r;
@@ -240,7 +240,8 @@ static int copyup_one(struct uf_fs *fs, struct uf_inode *ino, struct uf_inode *p
 		_cleanup_close_ int src = openat(ldir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 		if (src < 0)
 			return -errno;
-		_cleanup_close_ int fd = make_regular(fs, src, &st, pdir, flags, meta_only, &tmpdir, tmp);
+		_cleanup_close_ int fd =
+		    make_regular(fs, src, &st, pdir, flags, meta_only, &tmpdir, tmp);
 		if (fd < 0)
 			return fd;
 		r = publish_regular(fd, tmpdir, tmp, pdir, name);

@@ -126,7 +126,8 @@ int uf_dir_create(struct uf_fs *fs, fuse_req_t req, struct uf_inode *dir, const 
 		if (r == 0)
 			r = uf_neg_errno(fchownat(updir, name, uid, gid, AT_SYMLINK_NOFOLLOW));
 		if (r == 0 && over_whiteout) {
-			_cleanup_close_ int dfd = openat(updir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			_cleanup_close_ int dfd =
+			    openat(updir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			r = dfd < 0 ? -errno : uf_dir_set_opaque(fs, dfd);
 		}
 		break;
@@ -185,7 +186,8 @@ void uf_ll_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mod
 {
 	struct uf_fs *fs = uf_fs_from_req(req);
 
-	reply_create(req, fs, uf_inode_from_id(fs, parent), name, S_IFDIR | (mode & 07777), 0, NULL);
+	reply_create(req, fs, uf_inode_from_id(fs, parent), name, S_IFDIR | (mode & 07777), 0,
+		     NULL);
 }
 
 void uf_ll_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
@@ -294,8 +296,8 @@ static int clear_whiteouts(int updir)
 /* What a name in a directory is, for the removing calls. */
 struct victim {
 	struct stat st;
-	bool in_upper;  /* the topmost object is the upper's */
-	bool in_lower;  /* a lower object would show if the upper one went */
+	bool in_upper; /* the topmost object is the upper's */
+	bool in_lower; /* a lower object would show if the upper one went */
 };
 
 static int find_victim(struct uf_fs *fs, struct uf_inode *dir, const char *name, struct victim *v)
@@ -443,7 +445,8 @@ static int rename_upper(struct uf_fs *fs, int from, const char *name, int to, co
 	if ((flags & RENAME_NOREPLACE) && fstatat(to, newname, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    uf_is_whiteout(&st))
 		flags &= ~RENAME_NOREPLACE;
-	r = uf_neg_errno(renameat2(from, name, to, newname, flags | (whiteout ? RENAME_WHITEOUT : 0)));
+	r = uf_neg_errno(
+	    renameat2(from, name, to, newname, flags | (whiteout ? RENAME_WHITEOUT : 0)));
 	if (r < 0 && whiteout && (r == -EINVAL || r == -EPERM || r == -EOPNOTSUPP)) {
 		/* No RENAME_WHITEOUT here (privilege or filesystem). */
 		r = uf_neg_errno(renameat2(from, name, to, newname, flags));

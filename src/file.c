@@ -109,7 +109,8 @@ void uf_ll_open(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 	struct uf_fs *fs = uf_fs_from_req(req);
 	bool writing = (fi->flags & O_ACCMODE) != O_RDONLY;
 
-	if (writing && !(fi->flags & O_TRUNC) && uf_copyup_copies_data(fs, uf_inode_from_id(fs, id))) {
+	if (writing && !(fi->flags & O_TRUNC) &&
+	    uf_copyup_copies_data(fs, uf_inode_from_id(fs, id))) {
 		struct uf_job *j = uf_job_new(run_open, req);
 		j->ino = id;
 		j->fi = *fi;
@@ -256,8 +257,8 @@ static void run_copy_file_range(struct uf_job *j)
 	struct uf_file *out = (struct uf_file *)(uintptr_t)j->fh2;
 	int ifd = read_fd(fs, uf_inode_from_id(fs, j->ino), in);
 
-	ssize_t n = copy_file_range(ifd, &j->off, atomic_load(&out->fd), &j->off2, j->size,
-				    j->flags);
+	ssize_t n =
+	    copy_file_range(ifd, &j->off, atomic_load(&out->fd), &j->off2, j->size, j->flags);
 	if (n < 0)
 		fuse_reply_err(j->req, errno);
 	else

@@ -211,8 +211,8 @@ int uf_loc_link(const struct uf_located *loc, int newdirfd, const char *newname)
 	char buf[UF_PROC_FD_MAX];
 
 	if (loc->pin >= 0)
-		return uf_neg_errno(linkat(AT_FDCWD, pin_path(loc, buf), newdirfd, newname,
-					   AT_SYMLINK_FOLLOW));
+		return uf_neg_errno(
+		    linkat(AT_FDCWD, pin_path(loc, buf), newdirfd, newname, AT_SYMLINK_FOLLOW));
 	return uf_neg_errno(linkat(loc->dirfd, loc->name, newdirfd, newname, 0));
 }
 
@@ -220,8 +220,9 @@ const char *uf_loc_path(struct uf_located *loc, bool *ret_follow)
 {
 	*ret_follow = loc->pin >= 0;
 	if (!loc->path)
-		loc->path = loc->pin >= 0 ? g_strdup_printf("/proc/self/fd/%d", loc->pin)
-					  : g_strdup_printf("/proc/self/fd/%d/%s", loc->dirfd, loc->name);
+		loc->path = loc->pin >= 0
+				? g_strdup_printf("/proc/self/fd/%d", loc->pin)
+				: g_strdup_printf("/proc/self/fd/%d/%s", loc->dirfd, loc->name);
 	return loc->path;
 }
 
@@ -230,7 +231,8 @@ static void pin_locked(struct uf_fs *fs, struct uf_inode *ino)
 {
 	if (ino->pin >= 0 || !ino->parent)
 		return;
-	int fd = uf_dir_layer_fd(ino->parent, uf_inode_in_upper(fs, ino) ? 0 : atomic_load(&ino->branch));
+	int fd = uf_dir_layer_fd(ino->parent,
+				 uf_inode_in_upper(fs, ino) ? 0 : atomic_load(&ino->branch));
 	if (fd >= 0)
 		ino->pin = openat(fd, ino->name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 }

@@ -18,7 +18,8 @@
 static void usage(const char *prog)
 {
 	printf("usage: %s [OPTIONS] LOWER[:LOWER...]:UPPER MOUNTPOINT\n"
-	       "       %s [OPTIONS] -o lowerdir=TOP[:...:BOTTOM][,upperdir=UPPER,workdir=WORK] MOUNTPOINT\n"
+	       "       %s [OPTIONS] -o lowerdir=TOP[:...:BOTTOM][,upperdir=UPPER,workdir=WORK] "
+	       "MOUNTPOINT\n"
 	       "\n"
 	       "Mount the union of the branches at MOUNTPOINT. Branches are listed bottom\n"
 	       "to top; the last is the writable upper. Write '\\:' for a ':' in a path.\n"
@@ -104,7 +105,8 @@ int main(int argc, char **argv)
 	}
 
 	/* Our defaults go first so that the user's options override them. */
-	fuse_opt_insert_arg(&cfg.fuse_args, 1, "-odefault_permissions,fsname=unionfuse,subtype=unionfuse");
+	fuse_opt_insert_arg(&cfg.fuse_args, 1,
+			    "-odefault_permissions,fsname=unionfuse,subtype=unionfuse");
 	se = fuse_session_new(&cfg.fuse_args, &uf_ll_ops, sizeof(uf_ll_ops), fs);
 	if (!se) {
 		ret = fail("cannot create the FUSE session (bad FUSE option?)");

@@ -84,7 +84,8 @@ static int open_dir_path(int rootfd, const char *path)
 		cur = fd;
 		at = cur;
 	}
-	return cur >= 0 ? uf_take_fd(&cur) : uf_neg_errno(openat(rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+	return cur >= 0 ? uf_take_fd(&cur)
+			: uf_neg_errno(openat(rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
 }
 
 /* Consider real directory candidate @name under @dirfd in @branch for the
@@ -121,7 +122,8 @@ static int build_dir(struct uf_fs *fs, const struct uf_layers *L, unsigned found
 	if (top_is_upper)
 		uf_inode_set_upper(cand, fd);
 	else
-		g_array_append_val(lowers, ((struct uf_layer){ .fd = fd, .wd = -1, .branch = top->branch }));
+		g_array_append_val(
+		    lowers, ((struct uf_layer){ .fd = fd, .wd = -1, .branch = top->branch }));
 
 	if (!uf_dir_is_opaque(fs, fd)) {
 		if (uf_dir_get_redirect(fs, fd, &redirect) < 0)
@@ -131,7 +133,8 @@ static int build_dir(struct uf_fs *fs, const struct uf_layers *L, unsigned found
 				int lfd = open_dir_path(fs->branches[b].fd, redirect);
 				if (lfd < 0)
 					continue;
-				g_array_append_val(lowers, ((struct uf_layer){ .fd = lfd, .wd = -1, .branch = b }));
+				g_array_append_val(lowers, ((struct uf_layer){
+							       .fd = lfd, .wd = -1, .branch = b }));
 				if (uf_dir_is_opaque(fs, lfd))
 					break;
 			}
@@ -197,8 +200,8 @@ int uf_namei(struct uf_fs *fs, struct uf_inode *dir, const char *name, struct uf
 
 	struct uf_key key = { st.st_dev, st.st_ino };
 	uf_key_resolve(fs, &key);
-	bool unshared = fs->upper && L.v[found].branch != 0 && !S_ISDIR(st.st_mode) &&
-			st.st_nlink > 1;
+	bool unshared =
+	    fs->upper && L.v[found].branch != 0 && !S_ISDIR(st.st_mode) && st.st_nlink > 1;
 
 	/* Fast path: the kernel forgot it, or it has another name here. */
 	struct uf_inode *ino = unshared ? NULL : uf_inode_find_lookup(fs, &key);

@@ -20,7 +20,7 @@
 #include "unionfuse/util.h"
 #include "unionfuse/whiteout.h"
 
-#define WATCH_MASK                                                                        \
+#define WATCH_MASK                                                                          \
 	(IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ATTRIB | IN_CLOSE_WRITE | \
 	 IN_MODIFY | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
 
@@ -61,7 +61,8 @@ void uf_notify_watch(struct uf_fs *fs, struct uf_inode *ino)
 		struct uf_layer *layer = &ino->lower[i];
 		int wd = inotify_add_watch(fs->inotify_fd, uf_proc_fd(path, layer->fd), WATCH_MASK);
 		if (wd < 0) {
-			degrade(fs, "cannot watch a lower directory (fs.inotify.max_user_watches?)");
+			degrade(fs,
+				"cannot watch a lower directory (fs.inotify.max_user_watches?)");
 			continue;
 		}
 		GPtrArray *list = g_hash_table_lookup(fs->watches, GINT_TO_POINTER(wd));
@@ -147,9 +148,12 @@ static void handle_event(struct uf_fs *fs, const struct inotify_event *ev)
 			const char *shown = uf_is_wh_name(name) ? name + UF_WH_PREFIX_LEN : name;
 			struct uf_inode *child = child_of(fs, dir, shown);
 			if (child) {
-				if (S_ISDIR(child->type) && (ev->mask & (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO)))
+				if (S_ISDIR(child->type) &&
+				    (ev->mask &
+				     (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO)))
 					retire(fs, child);
-				fuse_lowlevel_notify_inval_inode(fs->se, uf_inode_id(fs, child), 0, 0);
+				fuse_lowlevel_notify_inval_inode(fs->se, uf_inode_id(fs, child), 0,
+								 0);
 				uf_inode_forget(fs, child, 1);
 			}
 			if (ev->mask & (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO))

@@ -10,7 +10,7 @@
 struct parse_state {
 	struct uf_config *cfg;
 	GPtrArray *positional; /* char * */
-	char *lowerdir; /* g_malloc'd, as upperdir and workdir */
+	char *lowerdir;	       /* g_malloc'd, as upperdir and workdir */
 	char *upperdir;
 	char *workdir;
 	char *timeout;
@@ -23,8 +23,14 @@ enum {
 	KEY_USERXATTR,
 };
 
-#define OPT(t, field) { t, offsetof(struct parse_state, field), 1 }
-#define CFG_OPT(t, field, v) { t, offsetof(struct uf_config, field), v }
+#define OPT(t, field)                                     \
+	{                                                 \
+		t, offsetof(struct parse_state, field), 1 \
+	}
+#define CFG_OPT(t, field, v)                            \
+	{                                               \
+		t, offsetof(struct uf_config, field), v \
+	}
 
 static const struct fuse_opt state_opts[] = {
 	OPT("timeout=%s", timeout),
@@ -32,35 +38,37 @@ static const struct fuse_opt state_opts[] = {
 };
 
 static const struct fuse_opt config_opts[] = {
-	CFG_OPT("ro", read_only, 1),
-	CFG_OPT("rw", read_only, 0),
-	CFG_OPT("writeback", writeback, 1),
-	CFG_OPT("writeback=1", writeback, 1),
-	CFG_OPT("writeback=0", writeback, 0),
-	CFG_OPT("nowriteback", writeback, 0),
-	CFG_OPT("userxattr", userxattr, 1),
-	CFG_OPT("metacopy=on", metacopy, 1),
-	CFG_OPT("metacopy=off", metacopy, 0),
-	FUSE_OPT_END,
+	CFG_OPT("ro", read_only, 1),	      CFG_OPT("rw", read_only, 0),
+	CFG_OPT("writeback", writeback, 1),   CFG_OPT("writeback=1", writeback, 1),
+	CFG_OPT("writeback=0", writeback, 0), CFG_OPT("nowriteback", writeback, 0),
+	CFG_OPT("userxattr", userxattr, 1),   CFG_OPT("metacopy=on", metacopy, 1),
+	CFG_OPT("metacopy=off", metacopy, 0), FUSE_OPT_END,
 };
 
 /* Options of the kernel overlayfs and fuse-overlayfs that we accept for
  * drop-in compatibility but that change nothing here (docs/usage.md). */
 static const char *const ignored_opts[] = {
-	"redirect_dir=", "index=", "xino=", "nfs_export=", "uuid=",
-	"volatile", "fsync=", "fast_ino=", "threaded=", "noacl", "static_nlink",
-	"squash_to_root", "noxattrs=", NULL,
+	"redirect_dir=", "index=",	   "xino=",	"nfs_export=", "uuid=",
+	"volatile",	 "fsync=",	   "fast_ino=", "threaded=",   "noacl",
+	"static_nlink",	 "squash_to_root", "noxattrs=", NULL,
 };
 
 /* Options that libfuse's session or mount code understands. */
 static const char *const fuse_known_opts[] = {
-	"allow_other", "allow_root", "default_permissions", "fsname=", "subtype=",
-	"ro", "rw", "suid", "nosuid", "dev", "nodev", "exec", "noexec", "atime",
-	"noatime", "relatime", "strictatime", "nodiratime", "diratime", "sync",
-	"async", "dirsync", "auto_unmount", "max_read=", "blkdev", "blksize=",
-	"context=", "fscontext=", "defcontext=", "rootcontext=", "debug",
-	"clone_fd", "max_idle_threads=", "max_threads=", "lazytime", "nolazytime",
-	"iversion", "noiversion", "mand", "nomand", NULL,
+	"allow_other",	"allow_root",	"default_permissions",
+	"fsname=",	"subtype=",	"ro",
+	"rw",		"suid",		"nosuid",
+	"dev",		"nodev",	"exec",
+	"noexec",	"atime",	"noatime",
+	"relatime",	"strictatime",	"nodiratime",
+	"diratime",	"sync",		"async",
+	"dirsync",	"auto_unmount", "max_read=",
+	"blkdev",	"blksize=",	"context=",
+	"fscontext=",	"defcontext=",	"rootcontext=",
+	"debug",	"clone_fd",	"max_idle_threads=",
+	"max_threads=", "lazytime",	"nolazytime",
+	"iversion",	"noiversion",	"mand",
+	"nomand",	NULL,
 };
 
 static const char *const dash_opts[] = {
@@ -198,8 +206,8 @@ int uf_params_parse_branches(const char *spec, struct uf_config *c, char **reter
 	if (r < 0)
 		return r;
 	if (parts->len < 2) {
-		*reterr_msg = g_strdup_printf(
-			"'%s' names one branch; give LOWER[:LOWER...]:UPPER", spec);
+		*reterr_msg =
+		    g_strdup_printf("'%s' names one branch; give LOWER[:LOWER...]:UPPER", spec);
 		return -EINVAL;
 	}
 	/* Bottom to top on the command line; top-first inside. */
@@ -294,8 +302,8 @@ int uf_params_parse(int argc, char **argv, struct uf_config *c, char **reterr_ms
 	 * two passes: our fields first, then the filtering proc. */
 	if (fuse_opt_parse(&c->fuse_args, c, config_opts, NULL) < 0 ||
 	    fuse_opt_parse(&c->fuse_args, &s, state_opts, opt_proc) < 0) {
-		*reterr_msg = s.error ? g_steal_pointer(&s.error)
-				      : g_strdup("cannot parse the command line");
+		*reterr_msg =
+		    s.error ? g_steal_pointer(&s.error) : g_strdup("cannot parse the command line");
 		goto out;
 	}
 	if (fuse_parse_cmdline(&c->fuse_args, &fo) < 0) {

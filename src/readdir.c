@@ -102,8 +102,8 @@ static int merge_layer(struct uf_fs *fs, const struct uf_layer *layer, bool bott
 	return r;
 }
 
-int uf_readdir_merge(struct uf_fs *fs, const struct uf_layers *L, ino_t self_ino,
-		     ino_t parent_ino, struct uf_listing **ret)
+int uf_readdir_merge(struct uf_fs *fs, const struct uf_layers *L, ino_t self_ino, ino_t parent_ino,
+		     struct uf_listing **ret)
 {
 	_cleanup_(uf_listing_freep) struct uf_listing *l = g_new0(struct uf_listing, 1);
 	g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);

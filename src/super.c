@@ -70,8 +70,8 @@ int uf_fs_new(const struct uf_config *c, struct uf_fs **ret, char **reterr_msg)
 	fs->name_max = 255;
 	for (unsigned i = 0; i < fs->n_branches; i++)
 		fs->name_max = MIN(fs->name_max, fs->branches[i].name_max);
-	fs->xattr_prefix = g_strdup(c->userxattr || geteuid() != 0 ? "user.overlay."
-								   : "trusted.overlay.");
+	fs->xattr_prefix =
+	    g_strdup(c->userxattr || geteuid() != 0 ? "user.overlay." : "trusted.overlay.");
 	fs->xattr_opaque = g_strconcat(fs->xattr_prefix, "opaque", NULL);
 	fs->xattr_redirect = g_strconcat(fs->xattr_prefix, "redirect", NULL);
 	fs->xattr_impure = g_strconcat(fs->xattr_prefix, "impure", NULL);
@@ -82,7 +82,9 @@ int uf_fs_new(const struct uf_config *c, struct uf_fs **ret, char **reterr_msg)
 	bool watching = uf_notify_init(fs) == 0;
 	/* Watched lowers let the kernel cache for long, as with overlayfs. */
 	fs->timeout_set = c->timeout_set;
-	fs->timeout = c->timeout_set ? c->timeout : watching ? UF_WATCHED_TIMEOUT : UF_DEFAULT_TIMEOUT;
+	fs->timeout = c->timeout_set ? c->timeout
+		      : watching     ? UF_WATCHED_TIMEOUT
+				     : UF_DEFAULT_TIMEOUT;
 	fs->writeback = c->writeback && fs->upper;
 	fs->debug = c->debug;
 	/* The upper's dev maps to index 0, so st_ino is the real one there. */

@@ -90,9 +90,9 @@ int uf_copy_xattrs(const struct uf_xobj *src, const struct uf_xobj *dst)
 		int r = uf_xset(dst, name, val, vn, 0);
 		/* The upper may refuse a label or an ACL it does not support;
 		 * user data must not be lost. */
-		if (r < 0 && !((g_str_has_prefix(name, "security.") ||
-				g_str_has_prefix(name, "system.")) &&
-			       (r == -ENOTSUP || r == -EPERM || r == -EINVAL)))
+		if (r < 0 &&
+		    !((g_str_has_prefix(name, "security.") || g_str_has_prefix(name, "system.")) &&
+		      (r == -ENOTSUP || r == -EPERM || r == -EINVAL)))
 			return r;
 	}
 	return 0;
@@ -227,7 +227,8 @@ static void xattr_change(fuse_req_t req, fuse_ino_t id, const char *name, const 
 	struct uf_inode *ino = uf_inode_from_id(fs, id);
 
 	if (fs->metacopy || !uf_copyup_copies_data(fs, ino)) {
-		fuse_reply_err(req, -set_or_remove(fs, ino, name, value, size, flags, value == NULL));
+		fuse_reply_err(req,
+			       -set_or_remove(fs, ino, name, value, size, flags, value == NULL));
 		return;
 	}
 	struct uf_job *j = uf_job_new(run_xattr, req);
@@ -239,8 +240,8 @@ static void xattr_change(fuse_req_t req, fuse_ino_t id, const char *name, const 
 	uf_job_submit(fs, j);
 }
 
-void uf_ll_setxattr(fuse_req_t req, fuse_ino_t id, const char *name, const char *value,
-		    size_t size, int flags)
+void uf_ll_setxattr(fuse_req_t req, fuse_ino_t id, const char *name, const char *value, size_t size,
+		    int flags)
 {
 	/* An empty value is still a value: never NULL here. */
 	xattr_change(req, id, name, value ? value : "", size, flags);

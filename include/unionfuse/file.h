@@ -7,8 +7,8 @@
 struct uf_file {
 	GMutex lock;
 	_Atomic int fd;
-	bool lower;  /* ->lock: fd is the lower object's */
-	int old_fd;  /* ->lock: the lower fd after a switch, closed at release */
+	bool lower; /* ->lock: fd is the lower object's */
+	int old_fd; /* ->lock: the lower fd after a switch, closed at release */
 };
 
 /* Make a handle for real fd @fd (consumed). */

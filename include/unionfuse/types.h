@@ -19,13 +19,13 @@
 #define UF_MAX_DEVS 64 /* distinct st_dev values we can map into st_ino */
 
 struct uf_branch {
-	char *path;    /* absolute, resolved once at start */
-	int fd;        /* O_RDONLY|O_DIRECTORY on the branch root */
-	dev_t dev;     /* of the root */
+	char *path; /* absolute, resolved once at start */
+	int fd;	    /* O_RDONLY|O_DIRECTORY on the branch root */
+	dev_t dev;  /* of the root */
 	ino_t ino;
 	unsigned name_max; /* f_namelen of the branch's filesystem */
-	unsigned index;    /* position in fs->branches, 0 = top */
-	bool writable;     /* only the upper */
+	unsigned index;	   /* position in fs->branches, 0 = top */
+	bool writable;	   /* only the upper */
 };
 
 /* Identity of a real object: what a hash table of inodes is keyed by. */
@@ -52,32 +52,32 @@ struct uf_inode {
 	bool unshared;
 
 	uint64_t nlookup; /* fs->inodes_lock: the kernel's lookup count */
-	uint32_t refs;    /* fs->inodes_lock: nlookup>0, children, open handles */
+	uint32_t refs;	  /* fs->inodes_lock: nlookup>0, children, open handles */
 
 	/* Directories hold an fd per real directory merged into them: the
 	 * upper's (or -1) and the lowers', top-first. Non-directories hold no
 	 * fd, so a walk of a big tree cannot run out of them: they are found by
 	 * ->name in their parent's layer of ->branch. */
-	_Atomic int upper;        /* dirs: set once under ->lock; lockless reads */
-	_Atomic uint16_t branch;  /* non-dirs: 0 once in the upper (set under ->lock) */
+	_Atomic int upper;	 /* dirs: set once under ->lock; lockless reads */
+	_Atomic uint16_t branch; /* non-dirs: 0 once in the upper (set under ->lock) */
 	/* Regular files: the branch holding the data. It differs from ->branch
 	 * after a metadata-only copy-up (chmod of a big lower file), until the
 	 * first write copies the data too. Set under ->lock. */
 	_Atomic uint16_t data_branch;
-	uint16_t nlower;          /* dirs: immutable once published */
+	uint16_t nlower; /* dirs: immutable once published */
 	struct uf_layer *lower;
 
 	/* An O_PATH fd on a non-directory's topmost object while it has no
 	 * reliable name: while it is open (it may be unlinked) or has several
 	 * upper links (its name may go). fs->inodes_lock. */
 	int pin;
-	uint32_t nopen;   /* fs->inodes_lock: open file handles */
-	bool pin_keep;    /* fs->inodes_lock: keep the pin while the inode lives */
-	bool unlinked;    /* fs->inodes_lock: its name is gone: no copy-up */
+	uint32_t nopen; /* fs->inodes_lock: open file handles */
+	bool pin_keep;	/* fs->inodes_lock: keep the pin while the inode lives */
+	bool unlinked;	/* fs->inodes_lock: its name is gone: no copy-up */
 
 	struct uf_inode *parent; /* fs->inodes_lock; holds a ref */
-	char *name;              /* fs->inodes_lock */
-	char *redirect; /* fs->inodes_lock: dir's overlay.redirect ("/a/b" or "b") */
+	char *name;		 /* fs->inodes_lock */
+	char *redirect;		 /* fs->inodes_lock: dir's overlay.redirect ("/a/b" or "b") */
 
 	GMutex lock; /* serialises copy-up of this inode */
 };
@@ -86,25 +86,25 @@ struct uf_fs {
 	unsigned n_branches;
 	struct uf_branch *branches; /* top-first */
 	struct uf_branch *upper;    /* &branches[0], or NULL when read-only */
-	int work_fd;                /* workdir for temp files, or -1 */
-	unsigned name_max;          /* smallest NAME_MAX over the branches */
+	int work_fd;		    /* workdir for temp files, or -1 */
+	unsigned name_max;	    /* smallest NAME_MAX over the branches */
 
-	char *xattr_prefix;  /* "trusted.overlay." or "user.overlay." */
-	char *xattr_opaque;  /* <prefix>opaque */
+	char *xattr_prefix; /* "trusted.overlay." or "user.overlay." */
+	char *xattr_opaque; /* <prefix>opaque */
 	char *xattr_redirect;
 	char *xattr_impure;
 	char *xattr_origin;
 	char *xattr_metacopy;
 
 	_Atomic double timeout; /* entry and attribute cache timeout, seconds */
-	bool timeout_set; /* given by the user: keep it whatever happens */
+	bool timeout_set;	/* given by the user: keep it whatever happens */
 
 	/* Lower-branch change notification (notify.c). */
-	int inotify_fd;          /* -1 when there is none */
-	int notify_stop_fd;      /* eventfd that ends the thread */
+	int inotify_fd;	    /* -1 when there is none */
+	int notify_stop_fd; /* eventfd that ends the thread */
 	GThread *notify_thread;
 	struct fuse_session *se;
-	GHashTable *watches;     /* inodes_lock: wd -> GPtrArray of dir inodes */
+	GHashTable *watches; /* inodes_lock: wd -> GPtrArray of dir inodes */
 
 	GThreadPool *pool; /* worker.c: for requests that may block; NULL with -s */
 	bool writeback;

@@ -57,21 +57,20 @@ extern bool uf_debug_enabled;
 
 void uf_log(int level, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 
-#define uf_debug(...)                                \
-	do {                                         \
-		if (G_UNLIKELY(uf_debug_enabled))    \
+#define uf_debug(...)                                   \
+	do {                                            \
+		if (G_UNLIKELY(uf_debug_enabled))       \
 			uf_log(LOG_DEBUG, __VA_ARGS__); \
 	} while (0)
 
 /* A broken invariant: log it once per site and let the caller return -EIO.
  * Never abort: a dead daemon is a dead mount. */
-#define UF_WARN_ON(cond)                                                   \
-	({                                                                 \
-		bool __c = !!(cond);                                       \
-		if (G_UNLIKELY(__c))                                       \
-			uf_log(LOG_ERR, "%s:%d: invariant broken: %s", __FILE__, \
-			       __LINE__, #cond);                           \
-		__c;                                                       \
+#define UF_WARN_ON(cond)                                                                           \
+	({                                                                                         \
+		bool __c = !!(cond);                                                               \
+		if (G_UNLIKELY(__c))                                                               \
+			uf_log(LOG_ERR, "%s:%d: invariant broken: %s", __FILE__, __LINE__, #cond); \
+		__c;                                                                               \
 	})
 
 /* Path of an fd under /proc, for the calls that have no *at() form. */
