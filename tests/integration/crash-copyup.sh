@@ -17,6 +17,10 @@
 #    only when the union shows them), nothing but the 4 names in the union;
 #  - after a remount the union shows the upper copy or the lower file, and
 #    a first/second write through it works;
+#  - every second kill round first gives the 4 files a metadata-only copy-up
+#    (setfattr through the union, -o metacopy default): then the data copy
+#    is killed, and an upper file still marked overlay.metacopy must show
+#    the lower's data through the union, one without the mark must be whole;
 #  - the lower files' ctime/mtime never change, and their sha256 at the end.
 # UF_CRASH_SEED=N repeats a run's delays; UF_CRASH_ROUNDS=N sets the rounds.
 # Usage: crash-copyup.sh UNIONFUSE-BINARY
@@ -43,10 +47,12 @@ SIZE=$((256 << 20))
 REG=$((4 << 20))
 
 t0=$SECONDS
-declare -A DATAOFF
+declare -A DATAOFF RANGES
 for i in 0 1 2 3; do
 	offs=$(uftree sparse "$L/f$i" $SIZE $((SEED + i)) 16 $REG) || { uf_fail "make lower file f$i"; uf_finish; }
 	DATAOFF[$i]=${offs%%$'\n'*}
+	# the data regions, the first MiB, and the last page
+	RANGES[$i]="0+$((1 << 20)),$((SIZE - 4096))+4096$(printf ",%s+$REG" $offs)"
 	chmod 640 "$L/f$i" && chown 1234:5678 "$L/f$i" && setfattr -n user.tag -v "f$i" "$L/f$i" ||
 		{ uf_fail "set metadata on f$i"; uf_finish; }
 done
@@ -100,9 +106,14 @@ start_daemon() {
 	fi
 }
 
-# check_round ROUND KILLED: the branches and a fresh mount after the round.
+# is_metacopy FILE: FILE (in the upper) carries overlay.metacopy
+is_metacopy() {
+	getfattr --absolute-names -d -m '^(trusted|user)\.overlay\.metacopy$' "$1" 2>/dev/null | grep -q metacopy
+}
+
+# check_round ROUND META: the branches and a fresh mount after the round.
 check_round() {
-	local r=$1 i off hex rc res bad=() stray=() names present=0 st
+	local r=$1 meta=$2 i off hex rc res bad=() stray=() names present=0 nmeta=0 st
 	names=$(cd "$U" && find . -mindepth 1 | sed 's|^\./||' | sort)
 	while read -r n; do
 		[ -n "$n" ] || continue
@@ -117,29 +128,41 @@ check_round() {
 		off=$(offset $i "$r")
 		hex=$(marker $i "$r")
 		rc=$(cat "$UF_TMP/w.$i.rc" 2>/dev/null || echo none)
+		STATE[$i]=none
 		if [ ! -e "$U/f$i" ]; then
 			[ "$rc" = 0 ] && bad+=("f$i: the write returned success but there is no upper copy")
+			[ "$meta" = 1 ] && bad+=("f$i: the metadata-only copy made before the round is gone")
 			continue
 		fi
-		present=$((present + 1))
-		res=$(uftree cmp-patched "$L/f$i" "$U/f$i" "$off:$hex" 2>&1)
-		case $res in
-		SAME) [ "$rc" = 0 ] && bad+=("f$i: the write returned success but the upper copy lacks it") ;;
-		"PATCHED 0") ;;
-		*) bad+=("f$i: upper copy is not the lower plus the write: $res") ;;
-		esac
+		if [ "$meta" = 1 ] && is_metacopy "$U/f$i"; then
+			# data copy not finished: the union must read the lower's data
+			STATE[$i]=meta
+			nmeta=$((nmeta + 1))
+			[ "$rc" = 0 ] && bad+=("f$i: the write returned success but the upper file is still metacopy")
+		else
+			present=$((present + 1))
+			res=$(uftree cmp-patched "$L/f$i" "$U/f$i" "$off:$hex" 2>&1)
+			case $res in
+			SAME) STATE[$i]=same
+				[ "$rc" = 0 ] && bad+=("f$i: the write returned success but the upper copy lacks it") ;;
+			"PATCHED 0") STATE[$i]=patched ;;
+			*) bad+=("f$i: upper copy is not the lower plus the write: $res") ;;
+			esac
+			[ "$(stat -c %b "$U/f$i")" -le $(( $(stat -c %b "$L/f$i") + 64 )) ] ||
+				bad+=("f$i: upper copy has $(stat -c %b "$U/f$i") blocks, the lower $(stat -c %b "$L/f$i"): holes filled")
+		fi
 		st=$(stat -c '%s %a %u %g' "$U/f$i")
 		[ "$st" = "$SIZE 640 1234 5678" ] || bad+=("f$i: upper copy size/mode/owner '$st', want '$SIZE 640 1234 5678'")
 		[ "$(getfattr --absolute-names --only-values -n user.tag "$U/f$i" 2>&1)" = "f$i" ] ||
 			bad+=("f$i: upper copy lacks user.tag=f$i: $(getfattr -d "$U/f$i" 2>&1 | tail -n +2)")
-		[ "$(stat -c %b "$U/f$i")" -le $(( $(stat -c %b "$L/f$i") + 64 )) ] ||
-			bad+=("f$i: upper copy has $(stat -c %b "$U/f$i") blocks, the lower $(stat -c %b "$L/f$i"): holes filled")
+		[ "$meta" = 0 ] || [ "$(getfattr --absolute-names --only-values -n user.meta "$U/f$i" 2>&1)" = "m" ] ||
+			bad+=("f$i: upper copy lacks user.meta=m (set before the round)")
 	done
-	uf_log "round $r: $present of 4 files copied up; writers: $(for i in 0 1 2 3; do printf 'f%s=%s ' $i "$(cat "$UF_TMP/w.$i.rc" 2>/dev/null)"; done)"
+	uf_log "round $r: $present of 4 files copied up$([ "$meta" = 1 ] && echo ", $nmeta still metacopy"); writers: $(for i in 0 1 2 3; do printf 'f%s=%s ' $i "$(cat "$UF_TMP/w.$i.rc" 2>/dev/null)"; done)"
 	if [ ${#bad[@]} -eq 0 ]; then
-		uf_pass "round $r: the upper holds only complete copies ($present of 4)"
+		uf_pass "round $r: the upper holds only complete copies ($present of 4$([ "$meta" = 1 ] && echo ", $nmeta metacopy"))"
 	else
-		uf_fail "round $r: the upper holds only complete copies" "${bad[@]}" \
+		uf_fail "round $r: the upper holds only complete copies$([ "$meta" = 1 ] && echo " (metacopy round)")" "${bad[@]}" \
 			"upper: $(ls -la "$U" | tail -n +2)"
 	fi
 	COPIED=$((COPIED + present))
@@ -153,11 +176,15 @@ check_round() {
 		off=$(offset $i "$r")
 		hex=$(marker $i "$r")
 		want=$(dd if="$L/f$i" bs=5 count=1 skip="$off" iflag=skip_bytes status=none | od -An -tx1 | tr -d ' \n')
-		[ -e "$U/f$i" ] && [ "$(uftree cmp-patched "$L/f$i" "$U/f$i" "$off:$hex")" = "PATCHED 0" ] && want=$hex
+		[ "${STATE[$i]}" = patched ] && want=$hex
 		got=$(dd if="$M/f$i" bs=5 count=1 skip="$off" iflag=skip_bytes status=none | od -An -tx1 | tr -d ' \n')
 		[ "$got" = "$want" ] || bad+=("f$i: bytes at $off through the union: $got, want $want")
 		got=$(stat -c '%s %a %u %g' "$M/f$i")
 		[ "$got" = "$SIZE 640 1234 5678" ] || bad+=("f$i: size/mode/owner through the union: $got")
+		if [ "${STATE[$i]}" = meta ]; then
+			res=$(uftree cmp-patched-in "$L/f$i" "$M/f$i" "${RANGES[$i]}" "$off:$hex" 2>&1)
+			[ "$res" = SAME ] || bad+=("f$i (upper still metacopy): union data vs the lower's: $res, want SAME")
+		fi
 	done
 	if [ ${#bad[@]} -eq 0 ]; then uf_pass "round $r: after remount the union shows each file whole"; else
 		uf_fail "round $r: after remount the union shows each file whole" "${bad[@]}"; fi
@@ -194,8 +221,21 @@ BYTES_OK=0
 COPIED=0
 PARTIAL=0
 MIDCOPY=0
+declare -A STATE
 for r in $(seq 0 "$ROUNDS"); do
 	find "$U" -mindepth 1 -delete
+	meta=0
+	if [ "$r" -gt 0 ] && [ $((r % 2)) -eq 0 ]; then
+		# a metadata-only copy-up of each file first
+		meta=1
+		uf_mount "$BIN" "$L:$U" "$M" || break
+		for i in 0 1 2 3; do setfattr -n user.meta -v m "$M/f$i"; done
+		uf_umount "$M"
+		n=0
+		for i in 0 1 2 3; do is_metacopy "$U/f$i" && n=$((n + 1)); done
+		uf_check_eq "round $r: setfattr made 4 metadata-only copies" 4 "$n" "setfattr -n user.meta -v m MNT/f0..f3; getfattr -m overlay.metacopy UPPER/f*"
+		[ "$n" = 4 ] || meta=0
+	fi
 	uftree dropcache "$L"/f*
 	start_daemon "$r" || continue
 	t1=$(date +%s%N)
@@ -235,7 +275,7 @@ for r in $(seq 0 "$ROUNDS"); do
 			how="after $delay ms"
 		fi
 		wait "$DPID" 2>/dev/null
-		uf_log "round $r: SIGKILL $how"
+		uf_log "round $r$([ "$meta" = 1 ] && echo " (metacopy)"): SIGKILL $how"
 		for p in "${WPIDS[@]}"; do wait "$p"; done
 		fusermount3 -uz "$M" 2>/dev/null
 		if ! uf_wait_unmounted "$M" 10; then
@@ -243,7 +283,7 @@ for r in $(seq 0 "$ROUNDS"); do
 			break
 		fi
 	fi
-	check_round "$r"
+	check_round "$r" "$meta"
 	st=$(stat -c '%n %s %b %Y %Z %a %u %g' "$L"/f*)
 	[ "$st" = "$lower_stat" ] || uf_fail "round $r: lower files' stat unchanged" "expected: $lower_stat" "actual:   $st"
 done

@@ -34,6 +34,8 @@
         ones.  Prints "SAME" (no patch applied), "PATCHED i,j..." (which
         patches are there) or "BAD: ..." with the first differences.
         Exit 0 unless BAD.
+  cmp-patched-in LOWER FILE OFF+LEN[,OFF+LEN...] OFF:HEXBYTES...
+        cmp-patched, comparing the data in the given ranges only
   pwrite-many FILE SPEC...
         fork one process per SPEC "OFF:HEXBYTES[:MODE]" (MODE w = open
         O_WRONLY, rw = O_RDWR (default), dd = run dd conv=notrunc); all wait
@@ -338,6 +340,28 @@ def cmd_patched_sha256(path, *specs):
 
 
 def cmd_cmp_patched(lower, path, *specs):
+    return cmp_patched(lower, path, specs, None)
+
+
+def cmd_cmp_patched_in(lower, path, ranges, *specs):
+    segs = []
+    for r in ranges.split(","):
+        off, n = r.split("+")
+        segs.append((int(off), int(off) + int(n)))
+    return cmp_patched(lower, path, specs, segs)
+
+
+def segments(segs, size, chunk):
+    """(pos, length) chunks covering SEGS (all of [0, size) if None)."""
+    for start, end in segs if segs is not None else [(0, size)]:
+        pos = start
+        while pos < min(end, size):
+            n = min(chunk, end - pos, size - pos)
+            yield pos, n
+            pos += n
+
+
+def cmp_patched(lower, path, specs, segs):
     patches = parse_patches(specs)
     ls, fs = os.stat(lower).st_size, os.stat(path).st_size
     if ls != fs:
@@ -346,11 +370,13 @@ def cmd_cmp_patched(lower, path, *specs):
     chunk = 1 << 22
     bad = []
     with open(lower, "rb") as a, open(path, "rb") as b:
-        pos = 0
-        while True:
-            x = a.read(chunk)
-            y = b.read(chunk)
-            if not x and not y:
+        for pos, n in segments(segs, ls, chunk):
+            a.seek(pos)
+            b.seek(pos)
+            x = a.read(n)
+            y = b.read(n)
+            if len(x) != len(y):
+                bad.append("short read at %d: %d vs %d bytes" % (pos, len(y), len(x)))
                 break
             if x != y:
                 # mask the patched bytes, then compare again
@@ -366,7 +392,6 @@ def cmd_cmp_patched(lower, path, *specs):
                                % (ndiff, pos, pos + len(x), pos + first, ya[first], xa[first]))
                     if len(bad) >= 5:
                         break
-            pos += len(x)
     applied = []
     with open(lower, "rb") as a, open(path, "rb") as b:
         for i, (off, data) in enumerate(patches):
@@ -499,6 +524,7 @@ def cmd_parent_times(udir, updir, n, nthreads="4"):
 def main(argv):
     cmds = {"make": cmd_make, "times": cmd_times, "acl": cmd_acl, "sparse": cmd_sparse, "dropcache": cmd_dropcache,
             "patched-sha256": cmd_patched_sha256, "cmp-patched": cmd_cmp_patched,
+            "cmp-patched-in": cmd_cmp_patched_in,
             "pwrite-many": cmd_pwrite_many, "parent-times": cmd_parent_times}
     if len(argv) < 2 or argv[1] not in cmds:
         print(__doc__, file=sys.stderr)
