@@ -111,8 +111,11 @@ static int do_setattr(struct uf_fs *fs, struct uf_inode *ino, const struct stat 
 			tsbuf[1] = attr->st_mtim;
 		ts = tsbuf;
 	}
-	if (S_ISDIR(ino->type))
+	if (S_ISDIR(ino->type)) {
+		/* Copy-ups into the dir restore its times under this lock. */
+		g_autoptr(GMutexLocker) l = g_mutex_locker_new(&ino->lock);
 		return setattr_dir(ino, attr, to_set, ts);
+	}
 	int ofd = fi && fi->fh && S_ISREG(ino->type)
 		      ? atomic_load(&((struct uf_file *)(uintptr_t)fi->fh)->fd)
 		      : -1;

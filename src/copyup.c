@@ -226,8 +226,6 @@ static int copyup_one(struct uf_fs *fs, struct uf_inode *ino, struct uf_inode *p
 		return -ESTALE;
 	r = uf_neg_errno(is_dir ? fstat(ino->lower[0].fd, &st)
 				: fstatat(ldir, name, &st, AT_SYMLINK_NOFOLLOW));
-	if (r == 0 && fstat(pdir, &pst) < 0)
-		r = -errno;
 	if (r < 0)
 		return r;
 	if ((st.st_mode & S_IFMT) != ino->type)
@@ -244,19 +242,31 @@ static int copyup_one(struct uf_fs *fs, struct uf_inode *ino, struct uf_inode *p
 		    make_regular(fs, src, &st, pdir, flags, meta_only, &tmpdir, tmp);
 		if (fd < 0)
 			return fd;
-		r = publish_regular(fd, tmpdir, tmp, pdir, name);
+		/* The parent's lock makes "keep its times" atomic with respect
+		 * to the changes users make in it (dir.c takes it too). */
+		g_mutex_lock(&parent->lock);
+		r = uf_neg_errno(fstat(pdir, &pst));
+		if (r == 0)
+			r = publish_regular(fd, tmpdir, tmp, pdir, name);
 	} else {
 		g_autofree char *src_path = is_dir ? NULL : uf_at_path(ldir, name);
 		struct uf_xobj src = { .fd = is_dir ? ino->lower[0].fd : -1, .path = src_path };
 		tmpdir = fs->work_fd >= 0 ? fs->work_fd : pdir;
 		tmp_name(tmp);
-		r = make_other(ldir, name, &src, &st, tmpdir, tmp);
-		if (r < 0)
-			return r;
-		r = uf_neg_errno(renameat2(tmpdir, tmp, pdir, name, RENAME_NOREPLACE));
-		if (r < 0)
-			unlinkat(tmpdir, tmp, is_dir ? AT_REMOVEDIR : 0);
+		g_mutex_lock(&parent->lock);
+		r = uf_neg_errno(fstat(pdir, &pst));
+		if (r == 0)
+			r = make_other(ldir, name, &src, &st, tmpdir, tmp);
+		if (r == 0) {
+			r = uf_neg_errno(renameat2(tmpdir, tmp, pdir, name, RENAME_NOREPLACE));
+			if (r < 0)
+				unlinkat(tmpdir, tmp, is_dir ? AT_REMOVEDIR : 0);
+		}
 	}
+	/* Copy-up is no change the user made: the parent keeps its times. */
+	if (r == 0)
+		futimens(pdir, (struct timespec[2]){ pst.st_atim, pst.st_mtim });
+	g_mutex_unlock(&parent->lock);
 	if (r < 0)
 		return r;
 
@@ -279,8 +289,6 @@ static int copyup_one(struct uf_fs *fs, struct uf_inode *ino, struct uf_inode *p
 	 * st_ino too); anything else keeps its origin's identity. */
 	if (!ino->unshared)
 		uf_origin_add(fs, &(struct uf_key){ ust.st_dev, ust.st_ino }, &ino->key);
-	/* Copy-up is no change the user made: the parent keeps its times. */
-	futimens(pdir, (struct timespec[2]){ pst.st_atim, pst.st_mtim });
 	return 0;
 }
 

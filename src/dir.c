@@ -116,6 +116,8 @@ int uf_dir_create(struct uf_fs *fs, fuse_req_t req, struct uf_inode *dir, const 
 		return r;
 	new_owner(req, updir, &uid, &gid);
 
+	/* Serialised with copy-ups into this dir (copyup.c keeps its times). */
+	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&dir->lock);
 	switch (mode & S_IFMT) {
 	case S_IFREG:
 		fd = openat(updir, name, oflags | O_CREAT | O_EXCL | O_CLOEXEC, mode & 07777);
@@ -213,7 +215,9 @@ static void do_link(fuse_req_t req, fuse_ino_t id, fuse_ino_t newparent, const c
 		struct uf_located loc;
 		r = uf_inode_locate(fs, ino, 0, &loc);
 		if (r == 0) {
+			g_mutex_lock(&dir->lock);
 			r = uf_loc_link(&loc, updir, newname);
+			g_mutex_unlock(&dir->lock);
 			uf_located_done(fs, &loc);
 		}
 		if (r < 0 && over_whiteout)
@@ -372,10 +376,12 @@ static int do_remove(struct uf_fs *fs, struct uf_inode *dir, const char *name, b
 		return r;
 	struct uf_inode *victim = is_dir ? NULL : pin_victim(fs, dir, name);
 	int updir = uf_inode_upper(dir);
+	g_mutex_lock(&dir->lock);
 	if (v.in_upper)
 		r = remove_upper(fs, updir, name, is_dir);
 	if (r == 0 && v.in_lower)
 		r = uf_whiteout_create(fs, updir, name);
+	g_mutex_unlock(&dir->lock);
 	if (victim) {
 		if (r == 0)
 			uf_inode_set_unlinked(fs, victim);
@@ -413,6 +419,24 @@ static int set_redirect(struct uf_fs *fs, struct uf_inode *ino)
 	ino->redirect = g_steal_pointer(&path);
 	g_mutex_unlock(&fs->inodes_lock);
 	return 0;
+}
+
+/* Take the locks of two directories (one, if the same) in address order. */
+static void lock_dirs(struct uf_inode *a, struct uf_inode *b)
+{
+	if (a == b) {
+		g_mutex_lock(&a->lock);
+		return;
+	}
+	g_mutex_lock(a < b ? &a->lock : &b->lock);
+	g_mutex_lock(a < b ? &b->lock : &a->lock);
+}
+
+static void unlock_dirs(struct uf_inode *a, struct uf_inode *b)
+{
+	g_mutex_unlock(&a->lock);
+	if (a != b)
+		g_mutex_unlock(&b->lock);
 }
 
 /* A pure-upper dir moving into a merged dir must not start merging with a
@@ -541,8 +565,10 @@ static int do_rename(struct uf_fs *fs, struct uf_inode *dir, const char *name,
 	if (r < 0)
 		goto out;
 
+	lock_dirs(dir, newdir);
 	r = rename_upper(fs, uf_inode_upper(dir), name, uf_inode_upper(newdir), newname, flags,
 			 !(flags & RENAME_EXCHANGE) && vsrc.in_lower);
+	unlock_dirs(dir, newdir);
 	if (r < 0)
 		goto out;
 	if (dst_exists && !(flags & RENAME_EXCHANGE) && vdst.in_upper &&

@@ -2,8 +2,10 @@
  * its inodes. Mapping to kernel overlayfs: a "branch" is a layer; branches[0]
  * is the upper layer when the union is writable.
  *
- * Lock order: ino->lock, then fs->inodes_lock (a copy-up records its result
- * in the tables while it holds its inode); never two inodes' locks at once.
+ * Lock order: an inode's lock, then its parent directory's, then
+ * fs->inodes_lock. A copy-up holds its inode's lock and takes the parent's
+ * to publish; a change to a directory's upper entries holds that directory's
+ * lock; a rename takes two directories' locks in address order.
  * Never hold a lock across a fuse_reply_*() call: a reply may trigger a
  * forget that frees the inode. */
 #pragma once
@@ -79,7 +81,7 @@ struct uf_inode {
 	char *name;		 /* fs->inodes_lock */
 	char *redirect;		 /* fs->inodes_lock: dir's overlay.redirect ("/a/b" or "b") */
 
-	GMutex lock; /* serialises copy-up of this inode */
+	GMutex lock; /* its copy-up; for a dir also changes to its upper entries */
 };
 
 struct uf_fs {
