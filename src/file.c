@@ -179,15 +179,6 @@ void uf_ll_write_buf(fuse_req_t req, fuse_ino_t id, struct fuse_bufvec *in, off_
 		fuse_reply_write(req, (size_t)n);
 }
 
-void uf_ll_flush(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
-{
-	(void)id;
-	/* close() of a dup reports delayed write errors (NFS-style uppers). */
-	int fd = dup(atomic_load(&file_of(fi)->fd));
-	int r = fd < 0 ? -errno : uf_neg_errno(close(fd));
-	fuse_reply_err(req, -r);
-}
-
 void uf_ll_release(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 {
 	struct uf_fs *fs = uf_fs_from_req(req);

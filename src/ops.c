@@ -34,7 +34,8 @@ const struct fuse_lowlevel_ops uf_ll_ops = {
 	.create = uf_ll_create,
 	.read = uf_ll_read,
 	.write_buf = uf_ll_write_buf,
-	.flush = uf_ll_flush,
+	/* No .flush: the upper is local, close() reports nothing more, and
+	 * without it the kernel stops sending one per close(). */
 	.release = uf_ll_release,
 	.fsync = uf_ll_fsync,
 	.fallocate = uf_ll_fallocate,

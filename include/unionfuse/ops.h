@@ -37,7 +37,6 @@ void uf_ll_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 void uf_ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi);
 void uf_ll_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *bufv, off_t off,
 		     struct fuse_file_info *fi);
-void uf_ll_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void uf_ll_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void uf_ll_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi);
 void uf_ll_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
