@@ -470,7 +470,7 @@ reduce() { # $1 seed dir
 	else
 		logdiff=1
 	fi
-	ops=($(seq 1 $((last - 1))))
+	mapfile -t ops < <(seq 1 $((last - 1)))
 	trial() { # $@ candidate ops; success (0) = still fails the same way
 		trials=$((trials + 1))
 		ONLY=$(IFS=,; echo "$*${*:+,}$last")
