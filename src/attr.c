@@ -30,7 +30,7 @@ void uf_ll_getattr(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
-		fuse_reply_attr(req, &st, fs->timeout);
+		fuse_reply_attr(req, &st, uf_attr_timeout(fs, ino));
 }
 
 /* Apply @attr to the upper object of a non-directory, by name in its parent
@@ -135,7 +135,7 @@ static void reply_setattr(fuse_req_t req, fuse_ino_t id, const struct stat *attr
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
-		fuse_reply_attr(req, &st, fs->timeout);
+		fuse_reply_attr(req, &st, uf_attr_timeout(fs, ino));
 }
 
 static void run_setattr(struct uf_job *j)

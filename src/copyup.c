@@ -289,6 +289,8 @@ static int copyup_one(struct uf_fs *fs, struct uf_inode *ino, struct uf_inode *p
 	 * st_ino too); anything else keeps its origin's identity. */
 	if (!ino->unshared)
 		uf_origin_add(fs, &(struct uf_key){ ust.st_dev, ust.st_ino }, &ino->key);
+	else
+		uf_inode_adopt_upper(fs, ino, &(struct uf_key){ ust.st_dev, ust.st_ino });
 	return 0;
 }
 
@@ -315,10 +317,15 @@ static int copyup_data(struct uf_fs *fs, struct uf_inode *ino, unsigned flags)
 	if (!(flags & UF_COPYUP_NODATA)) {
 		_cleanup_close_ int src = uf_loc_open(&low, O_RDONLY);
 		_cleanup_close_ int dst = uf_loc_open(&up, O_WRONLY);
-		struct stat st;
+		struct stat st, ust;
 		r = src < 0 ? src : dst < 0 ? dst : uf_neg_errno(fstat(src, &st));
 		if (r == 0)
+			r = uf_neg_errno(fstat(dst, &ust));
+		if (r == 0)
 			r = copy_data(src, dst, st.st_size);
+		/* Filling in the data is no change of the file's: keep its times. */
+		if (r == 0)
+			r = uf_neg_errno(futimens(dst, (struct timespec[2]){ ust.st_atim, ust.st_mtim }));
 	}
 	if (r == 0) {
 		bool follow;

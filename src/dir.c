@@ -91,7 +91,7 @@ static int publish_new(struct uf_fs *fs, struct uf_inode *dir, int updir, const 
 	}
 	struct uf_key key = { st.st_dev, st.st_ino };
 	uf_origin_remove(fs, &key); /* an old record for a reused ino */
-	struct uf_inode *cand = uf_inode_alloc(&key, st.st_mode);
+	struct uf_inode *cand = uf_inode_alloc(&key, st.st_mode, name);
 	if (dfd >= 0)
 		uf_inode_set_upper(cand, uf_take_fd(&dfd));
 	struct uf_inode *ino = uf_inode_publish(fs, dir, name, cand);
@@ -498,6 +498,8 @@ static int do_rename(struct uf_fs *fs, struct uf_inode *dir, const char *name,
 	r = find_victim(fs, dir, name, &vsrc);
 	if (r < 0)
 		return r;
+	if (dir == newdir && strcmp(name, newname) == 0)
+		return 0; /* onto itself: nothing to do, as for one file's links */
 	r = uf_namei(fs, dir, name, &src, &sst);
 	if (r < 0)
 		return r;

@@ -33,7 +33,7 @@ void uf_reply_entry(fuse_req_t req, struct uf_fs *fs, struct uf_inode *ino, cons
 	struct fuse_entry_param e = {
 		.ino = uf_inode_id(fs, ino),
 		.attr = *st,
-		.attr_timeout = fs->timeout,
+		.attr_timeout = uf_attr_timeout(fs, ino),
 		.entry_timeout = fs->timeout,
 	};
 	fuse_reply_entry(req, &e);
@@ -141,7 +141,7 @@ void uf_ll_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 	struct fuse_entry_param e = {
 		.ino = uf_inode_id(fs, ino),
 		.attr = st,
-		.attr_timeout = fs->timeout,
+		.attr_timeout = uf_attr_timeout(fs, ino),
 		.entry_timeout = fs->timeout,
 	};
 	if (fuse_reply_create(req, &e, fi) < 0) {

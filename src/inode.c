@@ -17,6 +17,18 @@ guint uf_key_hash(gconstpointer k)
 	return (guint)(h ^ (h >> 32));
 }
 
+guint uf_dentry_hash(gconstpointer k)
+{
+	const struct uf_inode *ino = k;
+	return g_direct_hash(ino->parent) ^ g_str_hash(ino->name);
+}
+
+gboolean uf_dentry_equal(gconstpointer a, gconstpointer b)
+{
+	const struct uf_inode *x = a, *y = b;
+	return x->parent == y->parent && strcmp(x->name, y->name) == 0;
+}
+
 gboolean uf_key_equal(gconstpointer a, gconstpointer b)
 {
 	const struct uf_key *x = a, *y = b;
@@ -269,6 +281,16 @@ void uf_inode_keep_pin(struct uf_fs *fs, struct uf_inode *ino)
 	pin_locked(fs, ino);
 }
 
+void uf_inode_adopt_upper(struct uf_fs *fs, struct uf_inode *ino, const struct uf_key *upper)
+{
+	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&fs->inodes_lock);
+
+	if (g_hash_table_lookup(fs->unshared, ino) == ino)
+		g_hash_table_remove(fs->unshared, ino);
+	ino->key = *upper;
+	g_hash_table_replace(fs->inodes, ino, ino);
+}
+
 void uf_inode_set_unlinked(struct uf_fs *fs, struct uf_inode *ino)
 {
 	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&fs->inodes_lock);
@@ -356,18 +378,38 @@ int uf_inode_stat(struct uf_fs *fs, struct uf_inode *ino, struct stat *st)
 	return 0;
 }
 
-struct uf_inode *uf_inode_alloc(const struct uf_key *key, mode_t type)
+struct uf_inode *uf_inode_alloc(const struct uf_key *key, mode_t type, const char *name)
 {
-	struct uf_inode *ino = g_new0(struct uf_inode, 1);
+	size_t len = strlen(name);
+	size_t cap = MAX(len + 1, 8u); /* room for a slightly longer name later */
+	struct uf_inode *ino = g_malloc0(sizeof(*ino) + cap);
 
+	G_STATIC_ASSERT(offsetof(struct uf_inode, key) == 0);
 	ino->key = *key;
 	ino->type = type & S_IFMT;
 	atomic_init(&ino->upper, -1);
 	atomic_init(&ino->branch, 0);
 	atomic_init(&ino->data_branch, 0);
 	ino->pin = -1;
+	ino->name_cap = (uint8_t)MIN(cap, 255u);
+	memcpy(ino->name_buf, name, len + 1);
+	ino->name = ino->name_buf;
 	g_mutex_init(&ino->lock);
 	return ino;
+}
+
+static void set_name(struct uf_inode *ino, const char *name)
+{
+	size_t len = strlen(name);
+
+	if (ino->name != ino->name_buf)
+		g_free(ino->name);
+	if (len < ino->name_cap) {
+		memcpy(ino->name_buf, name, len + 1);
+		ino->name = ino->name_buf;
+	} else {
+		ino->name = g_strdup(name);
+	}
 }
 
 void uf_inode_free(struct uf_inode *ino)
@@ -381,7 +423,8 @@ void uf_inode_free(struct uf_inode *ino)
 	for (unsigned i = 0; i < ino->nlower; i++)
 		close(ino->lower[i].fd);
 	g_free(ino->lower);
-	g_free(ino->name);
+	if (ino->name != ino->name_buf)
+		g_free(ino->name);
 	g_free(ino->redirect);
 	g_mutex_clear(&ino->lock);
 	g_free(ino);
@@ -405,6 +448,9 @@ static void unref_locked(struct uf_fs *fs, struct uf_inode *ino)
 		struct uf_inode *parent = ino->parent;
 		if (g_hash_table_lookup(fs->inodes, &ino->key) == ino)
 			g_hash_table_remove(fs->inodes, &ino->key);
+		if (ino->unshared && g_hash_table_lookup(fs->unshared, ino) == ino)
+			g_hash_table_remove(fs->unshared, ino);
+		g_hash_table_remove(fs->retired, ino);
 		uf_notify_unwatch_locked(fs, ino);
 		uf_inode_free(ino);
 		ino = parent;
@@ -421,7 +467,11 @@ struct uf_inode *uf_inode_publish(struct uf_fs *fs, struct uf_inode *dir, const 
 				  struct uf_inode *cand)
 {
 	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&fs->inodes_lock);
-	struct uf_inode *old = cand->unshared ? NULL : g_hash_table_lookup(fs->inodes, &cand->key);
+	struct uf_inode *old = g_hash_table_lookup(cand->unshared ? fs->unshared : fs->inodes,
+						   cand->unshared ? (gconstpointer)&(struct uf_inode){
+									    .parent = dir,
+									    .name = (char *)name }
+								  : &cand->key);
 
 	if (old && old->type == cand->type) {
 		count_lookup_locked(old);
@@ -433,10 +483,10 @@ struct uf_inode *uf_inode_publish(struct uf_fs *fs, struct uf_inode *dir, const 
 	 * back) just loses its table slot; it lives on until forgotten. */
 	cand->parent = dir;
 	dir->refs++;
-	cand->name = g_strdup(name);
+	if (strcmp(cand->name, name) != 0)
+		set_name(cand, name);
 	count_lookup_locked(cand);
-	if (!cand->unshared)
-		g_hash_table_replace(fs->inodes, &cand->key, cand);
+	g_hash_table_replace(cand->unshared ? fs->unshared : fs->inodes, cand, cand);
 	return cand;
 }
 
@@ -444,6 +494,18 @@ void uf_inode_count_lookup(struct uf_fs *fs, struct uf_inode *ino)
 {
 	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&fs->inodes_lock);
 	count_lookup_locked(ino);
+}
+
+struct uf_inode *uf_inode_find_dentry_lookup(struct uf_fs *fs, struct uf_inode *dir,
+					      const char *name)
+{
+	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&fs->inodes_lock);
+	struct uf_inode probe = { .parent = dir, .name = (char *)name };
+	struct uf_inode *ino = g_hash_table_lookup(fs->unshared, &probe);
+
+	if (ino)
+		count_lookup_locked(ino);
+	return ino;
 }
 
 struct uf_inode *uf_inode_find_lookup(struct uf_fs *fs, const struct uf_key *key)
@@ -518,9 +580,14 @@ void uf_inode_move(struct uf_fs *fs, struct uf_inode *ino, struct uf_inode *newd
 	if (ino == fs->root)
 		return;
 	newdir->refs++;
+	/* The (parent, name) key of an unshared inode changes: re-file it. */
+	bool filed = ino->unshared && g_hash_table_lookup(fs->unshared, ino) == ino;
+	if (filed)
+		g_hash_table_remove(fs->unshared, ino);
 	ino->parent = newdir;
-	g_free(ino->name);
-	ino->name = g_strdup(newname);
+	set_name(ino, newname);
+	if (filed)
+		g_hash_table_replace(fs->unshared, ino, ino);
 	if (old)
 		unref_locked(fs, old);
 }

@@ -57,7 +57,8 @@ int uf_name_in_lower(const struct uf_fs *fs, struct uf_inode *dir, const char *n
 	struct stat st;
 
 	L.n = dir->nlower;
-	memcpy(L.v, dir->lower, dir->nlower * sizeof(L.v[0]));
+	if (L.n)
+		memcpy(L.v, dir->lower, L.n * sizeof(L.v[0]));
 	int r = uf_find(fs, &L, name, &layer, &st);
 	if (r == -ENOENT)
 		return 0;
@@ -204,7 +205,8 @@ int uf_namei(struct uf_fs *fs, struct uf_inode *dir, const char *name, struct uf
 	    fs->upper && L.v[found].branch != 0 && !S_ISDIR(st.st_mode) && st.st_nlink > 1;
 
 	/* Fast path: the kernel forgot it, or it has another name here. */
-	struct uf_inode *ino = unshared ? NULL : uf_inode_find_lookup(fs, &key);
+	struct uf_inode *ino = unshared ? uf_inode_find_dentry_lookup(fs, dir, name)
+					: uf_inode_find_lookup(fs, &key);
 	if (ino && ino->type == (st.st_mode & S_IFMT)) {
 		if (S_ISREG(ino->type) && !uf_inode_data_in_upper(fs, ino) &&
 		    uf_inode_in_upper(fs, ino))
@@ -220,7 +222,7 @@ int uf_namei(struct uf_fs *fs, struct uf_inode *dir, const char *name, struct uf
 	if (ino)
 		uf_inode_forget(fs, ino, 1);
 
-	struct uf_inode *cand = uf_inode_alloc(&key, st.st_mode);
+	struct uf_inode *cand = uf_inode_alloc(&key, st.st_mode, name);
 	cand->unshared = unshared;
 	if (S_ISDIR(st.st_mode))
 		r = build_dir(fs, &L, found, name, cand);

@@ -131,8 +131,10 @@ static void retire(struct uf_fs *fs, struct uf_inode *ino)
 {
 	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&fs->inodes_lock);
 
-	if (g_hash_table_lookup(fs->inodes, &ino->key) == ino)
+	if (g_hash_table_lookup(fs->inodes, &ino->key) == ino) {
 		g_hash_table_remove(fs->inodes, &ino->key);
+		g_hash_table_add(fs->retired, ino);
+	}
 }
 
 static void handle_event(struct uf_fs *fs, const struct inotify_event *ev)

@@ -207,7 +207,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t id, size_t size, off_t off,
 			ep.attr.st_mode = DTTOIF(e->type);
 		} else if (uf_namei(fs, dir, e->name, &child, &ep.attr) == 0) {
 			ep.ino = uf_inode_id(fs, child);
-			ep.attr_timeout = fs->timeout;
+			ep.attr_timeout = uf_attr_timeout(fs, child);
 			ep.entry_timeout = fs->timeout;
 		} else {
 			continue; /* gone since the listing was made */

@@ -15,7 +15,7 @@
 static struct uf_inode *make_root(struct uf_fs *fs)
 {
 	struct uf_branch *top = &fs->branches[0];
-	struct uf_inode *root = uf_inode_alloc(&(struct uf_key){ top->dev, top->ino }, S_IFDIR);
+	struct uf_inode *root = uf_inode_alloc(&(struct uf_key){ top->dev, top->ino }, S_IFDIR, "");
 	unsigned first_lower = fs->upper ? 1 : 0;
 
 	if (fs->upper)
@@ -43,6 +43,8 @@ int uf_fs_new(const struct uf_config *c, struct uf_fs **ret, char **reterr_msg)
 	g_mutex_init(&fs->inodes_lock);
 	g_mutex_init(&fs->devs_lock);
 	fs->inodes = g_hash_table_new(uf_key_hash, uf_key_equal);
+	fs->unshared = g_hash_table_new(uf_dentry_hash, uf_dentry_equal);
+	fs->retired = g_hash_table_new(g_direct_hash, g_direct_equal);
 	fs->origins = g_hash_table_new_full(uf_key_hash, uf_key_equal, g_free, g_free);
 
 	if (c->branches->len > UF_MAX_BRANCHES) {
@@ -114,7 +116,11 @@ void uf_fs_free(struct uf_fs *fs)
 		return;
 	uf_notify_stop(fs);
 	g_hash_table_foreach_remove(fs->inodes, free_inode, fs->root);
+	g_hash_table_foreach_remove(fs->unshared, free_inode, fs->root);
+	g_hash_table_foreach_remove(fs->retired, free_inode, fs->root);
 	g_hash_table_unref(fs->inodes);
+	g_hash_table_unref(fs->unshared);
+	g_hash_table_unref(fs->retired);
 	g_hash_table_unref(fs->origins);
 	if (fs->root)
 		uf_inode_free(fs->root);

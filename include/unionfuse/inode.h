@@ -105,6 +105,14 @@ int uf_inode_open(struct uf_fs *fs, struct uf_inode *ino, int flags);
  * copy-up) with @flags. Returns an fd or -errno. */
 int uf_inode_open_data(struct uf_fs *fs, struct uf_inode *ino, int flags);
 
+/* How long the kernel may cache @ino's attributes: not at all for a lower
+ * hard link, whose st_nlink and st_ino change when a name of it is copied
+ * up; else the mount's timeout. */
+static inline double uf_attr_timeout(const struct uf_fs *fs, const struct uf_inode *ino)
+{
+	return ino->unshared ? 0.0 : fs->timeout;
+}
+
 /* Fill @ret with the inode's layers, upper first. */
 void uf_inode_layers(struct uf_inode *ino, struct uf_layers *ret);
 
@@ -131,8 +139,8 @@ void uf_origin_remove(struct uf_fs *fs, const struct uf_key *upper);
 int uf_inode_stat(struct uf_fs *fs, struct uf_inode *ino, struct stat *st);
 void uf_stat_fixup(struct uf_fs *fs, struct uf_inode *ino, struct stat *st);
 
-/* Allocate an unpublished inode (refs 0, nlookup 0). */
-struct uf_inode *uf_inode_alloc(const struct uf_key *key, mode_t type);
+/* Allocate an unpublished inode (refs 0, nlookup 0) named @name. */
+struct uf_inode *uf_inode_alloc(const struct uf_key *key, mode_t type, const char *name);
 /* Free an inode never published to the table (closes its fds). */
 void uf_inode_discard(struct uf_inode *ino);
 
@@ -146,8 +154,16 @@ struct uf_inode *uf_inode_publish(struct uf_fs *fs, struct uf_inode *dir, const 
  * Returns NULL when there is none. Takes inodes_lock. */
 struct uf_inode *uf_inode_find_lookup(struct uf_fs *fs, const struct uf_key *key);
 
+/* A broken-off lower hard link @ino was copied up to @upper: from now on it
+ * is that upper file, found by its identity. Takes inodes_lock. */
+void uf_inode_adopt_upper(struct uf_fs *fs, struct uf_inode *ino, const struct uf_key *upper);
+
 /* Count one more kernel lookup of @ino (it got another name). */
 void uf_inode_count_lookup(struct uf_fs *fs, struct uf_inode *ino);
+
+/* The same for an unshared inode, by its parent and name. */
+struct uf_inode *uf_inode_find_dentry_lookup(struct uf_fs *fs, struct uf_inode *dir,
+					      const char *name);
 
 /* Drop @n kernel lookups. Takes inodes_lock; may free the inode. */
 void uf_inode_forget(struct uf_fs *fs, struct uf_inode *ino, uint64_t n);
@@ -184,5 +200,8 @@ char *uf_inode_lower_path(struct uf_fs *fs, struct uf_inode *ino);
 
 /* The table's hash and equality, and the destroy function for teardown. */
 guint uf_key_hash(gconstpointer k);
+/* Hash and equality of an inode by (parent, name), for fs->unshared. */
+guint uf_dentry_hash(gconstpointer k);
+gboolean uf_dentry_equal(gconstpointer a, gconstpointer b);
 gboolean uf_key_equal(gconstpointer a, gconstpointer b);
 void uf_inode_free(struct uf_inode *ino);

@@ -45,43 +45,45 @@ struct uf_layer {
 
 struct uf_inode {
 	/* Identity: the origin's (dev, ino); it survives copy-up, so st_ino
-	 * does too. Immutable. */
+	 * does too. Immutable. First, so that an inode is its own key in the
+	 * fs->inodes set. */
 	struct uf_key key;
-	mode_t type; /* S_IFMT bits, immutable */
-	/* A lower hard link in a writable union: copy-up will break it off its
-	 * other names (as the kernel without index=on), so each name gets its
-	 * own inode and none is in the table. Immutable. */
-	bool unshared;
-
-	uint64_t nlookup; /* fs->inodes_lock: the kernel's lookup count */
-	uint32_t refs;	  /* fs->inodes_lock: nlookup>0, children, open handles */
+	uint64_t nlookup;	 /* fs->inodes_lock: the kernel's lookup count */
+	struct uf_inode *parent; /* fs->inodes_lock; holds a ref */
+	char *name;		 /* fs->inodes_lock: ->name_buf, or g_malloc'd */
 
 	/* Directories hold an fd per real directory merged into them: the
 	 * upper's (or -1) and the lowers', top-first. Non-directories hold no
 	 * fd, so a walk of a big tree cannot run out of them: they are found by
 	 * ->name in their parent's layer of ->branch. */
-	_Atomic int upper;	 /* dirs: set once under ->lock; lockless reads */
-	_Atomic uint16_t branch; /* non-dirs: 0 once in the upper (set under ->lock) */
-	/* Regular files: the branch holding the data. It differs from ->branch
-	 * after a metadata-only copy-up (chmod of a big lower file), until the
-	 * first write copies the data too. Set under ->lock. */
-	_Atomic uint16_t data_branch;
-	uint16_t nlower; /* dirs: immutable once published */
-	struct uf_layer *lower;
+	struct uf_layer *lower; /* dirs: immutable once published */
+	char *redirect;		/* fs->inodes_lock: dir's overlay.redirect ("/a/b" or "b") */
+	GMutex lock; /* its copy-up; for a dir also changes to its upper entries */
+
+	uint32_t refs;	 /* fs->inodes_lock: nlookup>0, children, calls in flight */
+	_Atomic int upper; /* dirs: set once under ->lock; lockless reads */
 
 	/* An O_PATH fd on a non-directory's topmost object while it has no
 	 * reliable name: while it is open (it may be unlinked) or has several
 	 * upper links (its name may go). fs->inodes_lock. */
 	int pin;
 	uint32_t nopen; /* fs->inodes_lock: open file handles */
-	bool pin_keep;	/* fs->inodes_lock: keep the pin while the inode lives */
-	bool unlinked;	/* fs->inodes_lock: its name is gone: no copy-up */
 
-	struct uf_inode *parent; /* fs->inodes_lock; holds a ref */
-	char *name;		 /* fs->inodes_lock */
-	char *redirect;		 /* fs->inodes_lock: dir's overlay.redirect ("/a/b" or "b") */
-
-	GMutex lock; /* its copy-up; for a dir also changes to its upper entries */
+	uint16_t type;		 /* S_IFMT bits, immutable */
+	uint16_t nlower;	 /* dirs: immutable once published */
+	_Atomic uint16_t branch; /* non-dirs: 0 once in the upper (set under ->lock) */
+	/* Regular files: the branch holding the data. It differs from ->branch
+	 * after a metadata-only copy-up (chmod of a big lower file), until the
+	 * first write copies the data too. Set under ->lock. */
+	_Atomic uint16_t data_branch;
+	/* A lower hard link in a writable union: copy-up will break it off its
+	 * other names (as the kernel without index=on), so each name gets its
+	 * own inode and none is in the table. Immutable. */
+	bool unshared;
+	bool pin_keep; /* fs->inodes_lock: keep the pin while the inode lives */
+	bool unlinked; /* fs->inodes_lock: its name is gone: no copy-up */
+	uint8_t name_cap; /* bytes ->name_buf holds (255 at most) */
+	char name_buf[];  /* the name it was looked up by, inline: saves a malloc */
 };
 
 struct uf_fs {
@@ -114,8 +116,12 @@ struct uf_fs {
 	bool debug;
 
 	GMutex inodes_lock;
-	GHashTable *inodes;  /* struct uf_key * -> struct uf_inode * */
+	GHashTable *inodes;  /* set of struct uf_inode *, each its own key */
 	GHashTable *origins; /* upper key -> origin key, for copied-up objects */
+	/* Lower hard links in a writable union (->unshared inodes) are one
+	 * inode per name, as dentries: keyed by (parent, name) here. */
+	GHashTable *unshared;
+	GHashTable *retired; /* dir inodes out of the table, still known */
 	struct uf_inode *root;
 
 	/* st_dev values mapped to a small index for st_ino; append-only. */
