@@ -454,7 +454,7 @@ wl_spec() {
 		W_MODE=fresh W_PLAIN="copy:data/big"
 		W_PRE='cat "$L/data/big" >/dev/null'
 		W_CMD='chmod 600 "$M/data/big" && sync'
-		W_CHECK='[ "$(stat -c %a:%s "$M/data/big")" = 600:$((BIGFILE_MIB << 20)) ] && [ "$(stat -c %a "$L/data/big")" = 644 ]' ;;
+		W_CHECK='[ "$(stat -c %a:%s "$M/data/big")" = 600:$((BIGFILE_MIB << 20)) ] && [ "$(stat -c %a "$L/data/big")" = 644 ] && cmp -s "$M/data/big" "$L/data/big"' ;;
 	copyup-par8)
 		W_MODE=fresh W_PLAIN="copy:data/c0,data/c1,data/c2,data/c3,data/c4,data/c5,data/c6,data/c7"
 		W_PRE='cat "$L"/data/c? >/dev/null'
