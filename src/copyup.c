@@ -305,38 +305,29 @@ bool uf_copyup_copies_data(const struct uf_fs *fs, struct uf_inode *ino)
  * ino->lock. */
 static int copyup_data(struct uf_fs *fs, struct uf_inode *ino, unsigned flags)
 {
-	struct uf_located up, low;
-	int r = uf_inode_locate(fs, ino, 0, &up);
-	if (r < 0)
-		return r;
-	r = uf_inode_locate(fs, ino, atomic_load(&ino->data_branch), &low);
-	if (r < 0) {
-		uf_located_done(fs, &up);
-		return r;
-	}
+	_cleanup_close_ int dst = uf_inode_open(fs, ino, O_WRONLY);
+	struct stat st, ust;
+	int r;
+
+	if (dst < 0)
+		return dst;
 	if (!(flags & UF_COPYUP_NODATA)) {
-		_cleanup_close_ int src = uf_loc_open(&low, O_RDONLY);
-		_cleanup_close_ int dst = uf_loc_open(&up, O_WRONLY);
-		struct stat st, ust;
-		r = src < 0 ? src : dst < 0 ? dst : uf_neg_errno(fstat(src, &st));
+		_cleanup_close_ int src = uf_inode_open_data(fs, ino, O_RDONLY);
+		r = src < 0 ? src : uf_neg_errno(fstat(src, &st));
 		if (r == 0)
 			r = uf_neg_errno(fstat(dst, &ust));
 		if (r == 0)
 			r = copy_data(src, dst, st.st_size);
 		/* Filling in the data is no change of the file's: keep its times. */
 		if (r == 0)
-			r = uf_neg_errno(futimens(dst, (struct timespec[2]){ ust.st_atim, ust.st_mtim }));
+			r = uf_neg_errno(
+			    futimens(dst, (struct timespec[2]){ ust.st_atim, ust.st_mtim }));
+		if (r < 0)
+			return r;
 	}
-	if (r == 0) {
-		bool follow;
-		const char *path = uf_loc_path(&up, &follow);
-		r = uf_neg_errno(follow ? removexattr(path, fs->xattr_metacopy)
-					: lremovexattr(path, fs->xattr_metacopy));
-	}
+	r = uf_neg_errno(fremovexattr(dst, fs->xattr_metacopy));
 	if (r == 0)
 		uf_inode_set_in_upper(ino, 0);
-	uf_located_done(fs, &low);
-	uf_located_done(fs, &up);
 	return r;
 }
 

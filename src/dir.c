@@ -213,13 +213,14 @@ static void do_link(fuse_req_t req, fuse_ino_t id, fuse_ino_t newparent, const c
 		r = prepare_new(fs, dir, newname, &updir, &over_whiteout);
 	if (r == 0) {
 		struct uf_located loc;
+		/* The dir's lock before the rename lock that locate takes. */
+		g_mutex_lock(&dir->lock);
 		r = uf_inode_locate(fs, ino, 0, &loc);
 		if (r == 0) {
-			g_mutex_lock(&dir->lock);
 			r = uf_loc_link(&loc, updir, newname);
-			g_mutex_unlock(&dir->lock);
 			uf_located_done(fs, &loc);
 		}
+		g_mutex_unlock(&dir->lock);
 		if (r < 0 && over_whiteout)
 			uf_whiteout_create(fs, updir, newname);
 	}
@@ -568,19 +569,23 @@ static int do_rename(struct uf_fs *fs, struct uf_inode *dir, const char *name,
 		goto out;
 
 	lock_dirs(dir, newdir);
+	g_rw_lock_writer_lock(&fs->rename_lock);
 	r = rename_upper(fs, uf_inode_upper(dir), name, uf_inode_upper(newdir), newname, flags,
 			 !(flags & RENAME_EXCHANGE) && vsrc.in_lower);
+	if (r == 0) {
+		if (dst && !(flags & RENAME_EXCHANGE) && !S_ISDIR(dst->type))
+			uf_inode_set_unlinked(fs, dst);
+		uf_inode_move(fs, src, newdir, newname);
+		if (flags & RENAME_EXCHANGE)
+			uf_inode_move(fs, dst, dir, name);
+	}
+	g_rw_lock_writer_unlock(&fs->rename_lock);
 	unlock_dirs(dir, newdir);
 	if (r < 0)
 		goto out;
 	if (dst_exists && !(flags & RENAME_EXCHANGE) && vdst.in_upper &&
 	    (S_ISDIR(vdst.st.st_mode) || vdst.st.st_nlink <= 1))
 		uf_origin_remove(fs, &(struct uf_key){ vdst.st.st_dev, vdst.st.st_ino });
-	if (dst && !(flags & RENAME_EXCHANGE) && !S_ISDIR(dst->type))
-		uf_inode_set_unlinked(fs, dst);
-	uf_inode_move(fs, src, newdir, newname);
-	if (flags & RENAME_EXCHANGE)
-		uf_inode_move(fs, dst, dir, name);
 out:
 	if (dst)
 		uf_inode_forget(fs, dst, 1);

@@ -18,7 +18,7 @@ struct uf_file *uf_file_new(int fd, bool lower)
 
 	g_mutex_init(&f->lock);
 	atomic_init(&f->fd, fd);
-	f->lower = lower;
+	atomic_init(&f->lower, lower);
 	f->old_fd = -1;
 	return f;
 }
@@ -53,7 +53,7 @@ static int read_fd(struct uf_fs *fs, struct uf_inode *ino, struct uf_file *f)
 	if (nfd < 0)
 		return fd; /* keep serving the old data rather than failing */
 	f->old_fd = atomic_exchange(&f->fd, nfd);
-	f->lower = false;
+	atomic_store(&f->lower, false);
 	return nfd;
 }
 
@@ -146,8 +146,11 @@ void uf_ll_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 	};
 	if (fuse_reply_create(req, &e, fi) < 0) {
 		/* The request was interrupted: undo what the kernel won't. */
+		struct uf_file *f = file_of(fi);
 		uf_inode_open_unpin(fs, ino);
-		close(fd);
+		close(atomic_load(&f->fd));
+		g_mutex_clear(&f->lock);
+		g_free(f);
 		uf_inode_forget(fs, ino, 1);
 	}
 }

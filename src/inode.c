@@ -129,11 +129,24 @@ int uf_dir_layer_fd(struct uf_inode *dir, unsigned branch)
 	return -1;
 }
 
+static int locate_locked(struct uf_fs *fs, struct uf_inode *ino, int branch,
+			 struct uf_located *ret);
+
 int uf_inode_locate(struct uf_fs *fs, struct uf_inode *ino, int branch, struct uf_located *ret)
+{
+	*ret = (struct uf_located){ .dirfd = -1, .pin = -1 };
+	g_rw_lock_reader_lock(&fs->rename_lock);
+	int r = locate_locked(fs, ino, branch, ret);
+	if (r < 0)
+		g_rw_lock_reader_unlock(&fs->rename_lock);
+	return r;
+}
+
+/* Caller holds the rename lock for reading. */
+static int locate_locked(struct uf_fs *fs, struct uf_inode *ino, int branch, struct uf_located *ret)
 {
 	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&fs->inodes_lock);
 
-	*ret = (struct uf_located){ .dirfd = -1, .pin = -1 };
 	if (UF_WARN_ON(S_ISDIR(ino->type)))
 		return -EIO;
 	if (ino->pin >= 0 && (branch < 0 || (branch == 0 && uf_inode_in_upper(fs, ino)))) {
@@ -155,6 +168,8 @@ int uf_inode_locate(struct uf_fs *fs, struct uf_inode *ino, int branch, struct u
 
 void uf_located_done(struct uf_fs *fs, struct uf_located *loc)
 {
+	if (loc->parent || loc->pin >= 0)
+		g_rw_lock_reader_unlock(&fs->rename_lock);
 	if (loc->parent)
 		uf_inode_unref(fs, loc->parent);
 	if (loc->pin >= 0)
@@ -251,12 +266,14 @@ static void pin_locked(struct uf_fs *fs, struct uf_inode *ino)
 
 void uf_inode_open_pin(struct uf_fs *fs, struct uf_inode *ino)
 {
-	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&fs->inodes_lock);
-
 	if (S_ISDIR(ino->type))
 		return;
+	g_rw_lock_reader_lock(&fs->rename_lock);
+	g_mutex_lock(&fs->inodes_lock);
 	ino->nopen++;
 	pin_locked(fs, ino);
+	g_mutex_unlock(&fs->inodes_lock);
+	g_rw_lock_reader_unlock(&fs->rename_lock);
 }
 
 void uf_inode_open_unpin(struct uf_fs *fs, struct uf_inode *ino)
@@ -273,12 +290,16 @@ void uf_inode_open_unpin(struct uf_fs *fs, struct uf_inode *ino)
 
 void uf_inode_keep_pin(struct uf_fs *fs, struct uf_inode *ino)
 {
-	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&fs->inodes_lock);
-
-	if (S_ISDIR(ino->type) || ino->pin_keep)
+	if (S_ISDIR(ino->type))
 		return;
-	ino->pin_keep = true;
-	pin_locked(fs, ino);
+	g_rw_lock_reader_lock(&fs->rename_lock);
+	g_mutex_lock(&fs->inodes_lock);
+	if (!ino->pin_keep) {
+		ino->pin_keep = true;
+		pin_locked(fs, ino);
+	}
+	g_mutex_unlock(&fs->inodes_lock);
+	g_rw_lock_reader_unlock(&fs->rename_lock);
 }
 
 void uf_inode_adopt_upper(struct uf_fs *fs, struct uf_inode *ino, const struct uf_key *upper)
@@ -305,13 +326,15 @@ bool uf_inode_is_unlinked(struct uf_fs *fs, struct uf_inode *ino)
 
 void uf_inode_repin(struct uf_fs *fs, struct uf_inode *ino)
 {
-	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&fs->inodes_lock);
-
-	if (ino->pin < 0)
-		return;
-	close(ino->pin);
-	ino->pin = -1;
-	pin_locked(fs, ino);
+	g_rw_lock_reader_lock(&fs->rename_lock);
+	g_mutex_lock(&fs->inodes_lock);
+	if (ino->pin >= 0) {
+		close(ino->pin);
+		ino->pin = -1;
+		pin_locked(fs, ino);
+	}
+	g_mutex_unlock(&fs->inodes_lock);
+	g_rw_lock_reader_unlock(&fs->rename_lock);
 }
 
 int uf_inode_open(struct uf_fs *fs, struct uf_inode *ino, int flags)
@@ -467,14 +490,15 @@ struct uf_inode *uf_inode_publish(struct uf_fs *fs, struct uf_inode *dir, const 
 				  struct uf_inode *cand)
 {
 	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&fs->inodes_lock);
-	struct uf_inode *old = g_hash_table_lookup(cand->unshared ? fs->unshared : fs->inodes,
-						   cand->unshared ? (gconstpointer)&(struct uf_inode){
-									    .parent = dir,
-									    .name = (char *)name }
-								  : &cand->key);
+	struct uf_inode *old = g_hash_table_lookup(
+	    cand->unshared ? fs->unshared : fs->inodes,
+	    cand->unshared
+		? (gconstpointer) & (struct uf_inode){ .parent = dir, .name = (char *)name }
+		: &cand->key);
 
 	if (old && old->type == cand->type) {
 		count_lookup_locked(old);
+		uf_notify_unwatch_locked(fs, cand);
 		g_clear_pointer(&l, g_mutex_locker_free);
 		uf_inode_free(cand);
 		return old;
@@ -497,7 +521,7 @@ void uf_inode_count_lookup(struct uf_fs *fs, struct uf_inode *ino)
 }
 
 struct uf_inode *uf_inode_find_dentry_lookup(struct uf_fs *fs, struct uf_inode *dir,
-					      const char *name)
+					     const char *name)
 {
 	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&fs->inodes_lock);
 	struct uf_inode probe = { .parent = dir, .name = (char *)name };

@@ -205,8 +205,8 @@ int uf_namei(struct uf_fs *fs, struct uf_inode *dir, const char *name, struct uf
 	    fs->upper && L.v[found].branch != 0 && !S_ISDIR(st.st_mode) && st.st_nlink > 1;
 
 	/* Fast path: the kernel forgot it, or it has another name here. */
-	struct uf_inode *ino = unshared ? uf_inode_find_dentry_lookup(fs, dir, name)
-					: uf_inode_find_lookup(fs, &key);
+	struct uf_inode *ino =
+	    unshared ? uf_inode_find_dentry_lookup(fs, dir, name) : uf_inode_find_lookup(fs, &key);
 	if (ino && ino->type == (st.st_mode & S_IFMT)) {
 		if (S_ISREG(ino->type) && !uf_inode_data_in_upper(fs, ino) &&
 		    uf_inode_in_upper(fs, ino))
@@ -232,11 +232,13 @@ int uf_namei(struct uf_fs *fs, struct uf_inode *dir, const char *name, struct uf
 		uf_inode_discard(cand);
 		return r;
 	}
+	/* Watch before anyone else can see the inode (its layers are then
+	 * immutable); publish drops the watches if another inode won. */
+	if (S_ISDIR(cand->type))
+		uf_notify_watch(fs, cand);
 	ino = uf_inode_publish(fs, dir, name, cand);
 	if (S_ISREG(ino->type) && !uf_inode_data_in_upper(fs, ino) && uf_inode_in_upper(fs, ino))
 		uf_metacopy_blocks(fs, ino, &st);
-	if (ino == cand && S_ISDIR(ino->type))
-		uf_notify_watch(fs, ino);
 	if (!S_ISDIR(st.st_mode) && st.st_nlink > 1 && uf_inode_in_upper(fs, ino))
 		uf_inode_keep_pin(fs, ino); /* one of its names may go */
 	uf_stat_fixup(fs, ino, &st);

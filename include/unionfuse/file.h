@@ -2,13 +2,15 @@
  * the file has been copied up, so no reader sees stale lower data. */
 #pragma once
 
+#include <stdatomic.h>
+
 #include "unionfuse/types.h"
 
 struct uf_file {
 	GMutex lock;
 	_Atomic int fd;
-	bool lower; /* ->lock: fd is the lower object's */
-	int old_fd; /* ->lock: the lower fd after a switch, closed at release */
+	atomic_bool lower; /* fd is the lower object's (cleared under ->lock) */
+	int old_fd;	   /* ->lock: the lower fd after a switch, closed at release */
 };
 
 /* Make a handle for real fd @fd (consumed). */

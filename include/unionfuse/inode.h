@@ -163,7 +163,7 @@ void uf_inode_count_lookup(struct uf_fs *fs, struct uf_inode *ino);
 
 /* The same for an unshared inode, by its parent and name. */
 struct uf_inode *uf_inode_find_dentry_lookup(struct uf_fs *fs, struct uf_inode *dir,
-					      const char *name);
+					     const char *name);
 
 /* Drop @n kernel lookups. Takes inodes_lock; may free the inode. */
 void uf_inode_forget(struct uf_fs *fs, struct uf_inode *ino, uint64_t n);

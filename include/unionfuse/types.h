@@ -58,9 +58,9 @@ struct uf_inode {
 	 * ->name in their parent's layer of ->branch. */
 	struct uf_layer *lower; /* dirs: immutable once published */
 	char *redirect;		/* fs->inodes_lock: dir's overlay.redirect ("/a/b" or "b") */
-	GMutex lock; /* its copy-up; for a dir also changes to its upper entries */
+	GMutex lock;		/* its copy-up; for a dir also changes to its upper entries */
 
-	uint32_t refs;	 /* fs->inodes_lock: nlookup>0, children, calls in flight */
+	uint32_t refs;	   /* fs->inodes_lock: nlookup>0, children, calls in flight */
 	_Atomic int upper; /* dirs: set once under ->lock; lockless reads */
 
 	/* An O_PATH fd on a non-directory's topmost object while it has no
@@ -80,8 +80,8 @@ struct uf_inode {
 	 * other names (as the kernel without index=on), so each name gets its
 	 * own inode and none is in the table. Immutable. */
 	bool unshared;
-	bool pin_keep; /* fs->inodes_lock: keep the pin while the inode lives */
-	bool unlinked; /* fs->inodes_lock: its name is gone: no copy-up */
+	bool pin_keep;	  /* fs->inodes_lock: keep the pin while the inode lives */
+	bool unlinked;	  /* fs->inodes_lock: its name is gone: no copy-up */
 	uint8_t name_cap; /* bytes ->name_buf holds (255 at most) */
 	char name_buf[];  /* the name it was looked up by, inline: saves a malloc */
 };
@@ -115,6 +115,11 @@ struct uf_fs {
 	bool metacopy; /* metadata-only copy-up for chmod/chown/utimes/setxattr */
 	bool debug;
 
+	/* Readers: every call that reaches a non-dir by its parent and name
+	 * (uf_inode_locate() to uf_located_done(), pinning). Writer: a rename,
+	 * from renameat2() until the inodes' names are updated. So no call
+	 * opens the object that was at a name a moment ago. */
+	GRWLock rename_lock;
 	GMutex inodes_lock;
 	GHashTable *inodes;  /* set of struct uf_inode *, each its own key */
 	GHashTable *origins; /* upper key -> origin key, for copied-up objects */
