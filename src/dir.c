@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <sys/xattr.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -75,6 +76,18 @@ static void new_owner(fuse_req_t req, int updir, uid_t *uid, gid_t *gid)
 		*gid = pst.st_gid;
 }
 
+/* With POSIX ACLs the kernel leaves the caller's umask to us: the upper
+ * filesystem applies a default ACL of the parent itself, and the umask only
+ * when there is none (our own umask is 0). */
+static mode_t apply_umask(const struct uf_fs *fs, fuse_req_t req, int updir, mode_t mode)
+{
+	if (!fs->posix_acl || S_ISLNK(mode))
+		return mode;
+	if (fgetxattr(updir, "system.posix_acl_default", NULL, 0) > 0)
+		return mode;
+	return mode & ~(fuse_req_ctx(req)->umask & 0777);
+}
+
 /* Publish the new upper object @name of @dir as an inode. */
 static int publish_new(struct uf_fs *fs, struct uf_inode *dir, int updir, const char *name,
 		       struct uf_inode **ret_ino, struct stat *ret_st)
@@ -115,6 +128,7 @@ int uf_dir_create(struct uf_fs *fs, fuse_req_t req, struct uf_inode *dir, const 
 	if (r < 0)
 		return r;
 	new_owner(req, updir, &uid, &gid);
+	mode = apply_umask(fs, req, updir, mode);
 
 	/* Serialised with copy-ups into this dir (copyup.c keeps its times). */
 	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&dir->lock);

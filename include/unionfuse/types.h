@@ -112,6 +112,7 @@ struct uf_fs {
 
 	GThreadPool *pool; /* worker.c: for requests that may block; NULL with -s */
 	bool writeback;
+	bool posix_acl; /* the kernel sends modes unmasked: apply the umask */
 	bool metacopy; /* metadata-only copy-up for chmod/chown/utimes/setxattr */
 	bool debug;
 
