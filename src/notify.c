@@ -150,6 +150,7 @@ static void handle_event(struct uf_fs *fs, const struct inotify_event *ev)
 			const char *shown = uf_is_wh_name(name) ? name + UF_WH_PREFIX_LEN : name;
 			struct uf_inode *child = child_of(fs, dir, shown);
 			if (child) {
+				atomic_store(&child->xattr_none, false);
 				if (S_ISDIR(child->type) &&
 				    (ev->mask &
 				     (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO)))
@@ -161,6 +162,7 @@ static void handle_event(struct uf_fs *fs, const struct inotify_event *ev)
 			if (ev->mask & (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO))
 				fuse_lowlevel_notify_inval_entry(fs->se, id, shown, strlen(shown));
 		}
+		atomic_store(&dir->xattr_none, false);
 		/* The listing, size, times of the directory itself. */
 		fuse_lowlevel_notify_inval_inode(fs->se, id, 0, 0);
 		uf_inode_unref(fs, dir);

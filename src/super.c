@@ -42,6 +42,7 @@ int uf_fs_new(const struct uf_config *c, struct uf_fs **ret, char **reterr_msg)
 	fs->inotify_fd = fs->notify_stop_fd = -1;
 	g_mutex_init(&fs->inodes_lock);
 	g_rw_lock_init(&fs->rename_lock);
+	g_mutex_init(&fs->xattr_lock);
 	g_mutex_init(&fs->devs_lock);
 	fs->inodes = g_hash_table_new(uf_key_hash, uf_key_equal);
 	fs->unshared = g_hash_table_new(uf_dentry_hash, uf_dentry_equal);
@@ -136,6 +137,7 @@ void uf_fs_free(struct uf_fs *fs)
 	g_free(fs->xattr_metacopy);
 	g_mutex_clear(&fs->inodes_lock);
 	g_rw_lock_clear(&fs->rename_lock);
+	g_mutex_clear(&fs->xattr_lock);
 	g_mutex_clear(&fs->devs_lock);
 	g_free(fs);
 }

@@ -131,13 +131,26 @@ void uf_ll_getxattr(fuse_req_t req, fuse_ino_t id, const char *name, size_t size
 		fuse_reply_err(req, ENODATA);
 		return;
 	}
-	int r = inode_xobj(fs, uf_inode_from_id(fs, id), &o, &loc);
+	struct uf_inode *ino = uf_inode_from_id(fs, id);
+	if (atomic_load_explicit(&ino->xattr_none, memory_order_relaxed)) {
+		fuse_reply_err(req, ENODATA);
+		return;
+	}
+	int r = inode_xobj(fs, ino, &o, &loc);
 	if (r < 0) {
 		fuse_reply_err(req, -r);
 		return;
 	}
 	g_autofree char *buf = size ? g_malloc(size) : NULL;
 	ssize_t n = uf_xget(&o, name, buf, size);
+	/* A miss: if the object has no xattrs at all, remember that (under
+	 * the lock that xattr changes hold, so none slips in between). */
+	if (n == -ENODATA) {
+		g_mutex_lock(&fs->xattr_lock);
+		if (uf_xlist(&o, NULL, 0) == 0)
+			atomic_store(&ino->xattr_none, true);
+		g_mutex_unlock(&fs->xattr_lock);
+	}
 	xobj_done(fs, &loc);
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
@@ -205,7 +218,10 @@ static int set_or_remove(struct uf_fs *fs, struct uf_inode *ino, const char *nam
 	r = inode_xobj(fs, ino, &o, &loc);
 	if (r < 0)
 		return r;
+	g_mutex_lock(&fs->xattr_lock);
+	atomic_store(&ino->xattr_none, false);
 	r = remove ? uf_xremove(&o, name) : uf_xset(&o, name, value, size, flags);
+	g_mutex_unlock(&fs->xattr_lock);
 	xobj_done(fs, &loc);
 	return r;
 }

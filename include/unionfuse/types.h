@@ -82,6 +82,10 @@ struct uf_inode {
 	bool unshared;
 	bool pin_keep;	  /* fs->inodes_lock: keep the pin while the inode lives */
 	bool unlinked;	  /* fs->inodes_lock: its name is gone: no copy-up */
+	/* Known to have no xattrs at all: getxattr answers ENODATA at once.
+	 * The kernel asks for security.capability before every write and
+	 * ls -l for security.selinux on every file. Cleared by any change. */
+	atomic_bool xattr_none;
 	uint8_t name_cap; /* bytes ->name_buf holds (255 at most) */
 	char name_buf[];  /* the name it was looked up by, inline: saves a malloc */
 };
@@ -121,6 +125,7 @@ struct uf_fs {
 	 * from renameat2() until the inodes' names are updated. So no call
 	 * opens the object that was at a name a moment ago. */
 	GRWLock rename_lock;
+	GMutex xattr_lock; /* xattr changes vs. noting an inode has none; innermost */
 	GMutex inodes_lock;
 	GHashTable *inodes;  /* set of struct uf_inode *, each its own key */
 	GHashTable *origins; /* upper key -> origin key, for copied-up objects */
