@@ -167,6 +167,10 @@ void uf_ll_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_WRITEBACK_CACHE;
 	else
 		fs->writeback = false;
+	/* Let the kernel clear setuid/setgid itself: it then sends the new mode
+	 * with the chown or write, instead of dropping its cached attributes
+	 * after every chown (one more round trip per file in tar -x). */
+	conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
 	/* flock() and POSIX locks stay in the kernel: one host sees the union. */
 	conn->want &= ~(FUSE_CAP_FLOCK_LOCKS | FUSE_CAP_POSIX_LOCKS);
 }
