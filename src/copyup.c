@@ -152,17 +152,31 @@ fail:
 	return r;
 }
 
-static int publish_regular(int fd, int tmpdir, const char *tmp, int pdir, const char *name)
+/* Put the copy @ust (unnamed file @fd, or @tmp in @tmpdir) in place as
+ * @name in @pdir. The copy's identity is recorded first: a lookup that
+ * finds it the moment it appears must map it to @ino, not make a second
+ * inode for the same object. A broken-off hard link keeps none (the kernel
+ * gives it a new st_ino too). */
+static int publish(struct uf_fs *fs, struct uf_inode *ino, const struct stat *ust, int fd,
+		   int tmpdir, const char *tmp, int pdir, const char *name)
 {
+	struct uf_key ukey = { ust->st_dev, ust->st_ino };
 	char path[UF_PROC_FD_MAX];
+	int r;
 
+	if (!ino->unshared)
+		uf_origin_add(fs, &ukey, &ino->key);
 	if (tmp[0]) {
-		int r = uf_neg_errno(renameat2(tmpdir, tmp, pdir, name, RENAME_NOREPLACE));
+		r = uf_neg_errno(renameat2(tmpdir, tmp, pdir, name, RENAME_NOREPLACE));
 		if (r < 0)
-			unlinkat(tmpdir, tmp, 0);
-		return r;
+			unlinkat(tmpdir, tmp, S_ISDIR(ust->st_mode) ? AT_REMOVEDIR : 0);
+	} else {
+		r = uf_neg_errno(
+		    linkat(AT_FDCWD, uf_proc_fd(path, fd), pdir, name, AT_SYMLINK_FOLLOW));
 	}
-	return uf_neg_errno(linkat(AT_FDCWD, uf_proc_fd(path, fd), pdir, name, AT_SYMLINK_FOLLOW));
+	if (r < 0 && !ino->unshared)
+		uf_origin_remove(fs, &ukey);
+	return r;
 }
 
 /* Make a copy of non-regular @lname in @ldir (whose xattrs @src reaches)
@@ -242,12 +256,14 @@ static int copyup_one(struct uf_fs *fs, struct uf_inode *ino, struct uf_inode *p
 		    make_regular(fs, src, &st, pdir, flags, meta_only, &tmpdir, tmp);
 		if (fd < 0)
 			return fd;
+		if (fstat(fd, &ust) < 0)
+			return -errno;
 		/* The parent's lock makes "keep its times" atomic with respect
 		 * to the changes users make in it (dir.c takes it too). */
 		g_mutex_lock(&parent->lock);
 		r = uf_neg_errno(fstat(pdir, &pst));
 		if (r == 0)
-			r = publish_regular(fd, tmpdir, tmp, pdir, name);
+			r = publish(fs, ino, &ust, fd, tmpdir, tmp, pdir, name);
 	} else {
 		g_autofree char *src_path = is_dir ? NULL : uf_at_path(ldir, name);
 		struct uf_xobj src = { .fd = is_dir ? ino->lower[0].fd : -1, .path = src_path };
@@ -257,11 +273,12 @@ static int copyup_one(struct uf_fs *fs, struct uf_inode *ino, struct uf_inode *p
 		r = uf_neg_errno(fstat(pdir, &pst));
 		if (r == 0)
 			r = make_other(ldir, name, &src, &st, tmpdir, tmp);
-		if (r == 0) {
-			r = uf_neg_errno(renameat2(tmpdir, tmp, pdir, name, RENAME_NOREPLACE));
-			if (r < 0)
-				unlinkat(tmpdir, tmp, is_dir ? AT_REMOVEDIR : 0);
-		}
+		if (r == 0)
+			r = uf_neg_errno(fstatat(tmpdir, tmp, &ust, AT_SYMLINK_NOFOLLOW));
+		if (r == 0)
+			r = publish(fs, ino, &ust, -1, tmpdir, tmp, pdir, name);
+		else if (tmp[0])
+			unlinkat(tmpdir, tmp, is_dir ? AT_REMOVEDIR : 0);
 	}
 	/* Copy-up is no change the user made: the parent keeps its times. */
 	if (r == 0)
@@ -272,24 +289,14 @@ static int copyup_one(struct uf_fs *fs, struct uf_inode *ino, struct uf_inode *p
 
 	if (is_dir) {
 		int fd = openat(pdir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0 || fstat(fd, &ust) < 0) {
-			r = -errno;
-			if (fd >= 0)
-				close(fd);
-			return r;
-		}
+		if (fd < 0)
+			return -errno;
 		uf_inode_set_upper(ino, fd);
 	} else {
-		if (fstatat(pdir, name, &ust, AT_SYMLINK_NOFOLLOW) < 0)
-			return -errno;
 		uf_inode_set_in_upper(ino, meta_only ? lower_branch : 0);
 		uf_inode_repin(fs, ino);
 	}
-	/* A broken-off hard link is a new file (the kernel gives it a new
-	 * st_ino too); anything else keeps its origin's identity. */
-	if (!ino->unshared)
-		uf_origin_add(fs, &(struct uf_key){ ust.st_dev, ust.st_ino }, &ino->key);
-	else
+	if (ino->unshared)
 		uf_inode_adopt_upper(fs, ino, &(struct uf_key){ ust.st_dev, ust.st_ino });
 	return 0;
 }

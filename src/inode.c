@@ -384,7 +384,11 @@ int uf_inode_stat(struct uf_fs *fs, struct uf_inode *ino, struct stat *st)
 	int r;
 
 	if (S_ISDIR(ino->type)) {
+		/* Not in the middle of a copy-up into it, between its link and
+		 * the restoring of the dir's times (copyup.c). */
+		g_mutex_lock(&ino->lock);
 		r = uf_neg_errno(fstat(uf_inode_top_fd(ino), st));
+		g_mutex_unlock(&ino->lock);
 	} else {
 		r = uf_inode_locate(fs, ino, -1, &loc);
 		if (r < 0)

@@ -477,13 +477,14 @@ def cmd_parent_times(udir, updir, n, nthreads="4"):
 
     def settled(path, ok):
         # a copy-up may be between its link and its restore of the times
-        # right now: only a value that stays wrong for 20 ms counts
-        st = os.stat(path)
-        if ok(st):
-            return None
-        time.sleep(0.02)
-        st = os.stat(path)
-        return None if ok(st) else st
+        # right now, and with four copy-ups running that is often: only a
+        # value that is never right over 100 ms counts
+        for _ in range(20):
+            st = os.stat(path)
+            if ok(st):
+                return None
+            time.sleep(0.005)
+        return st
 
     def other():
         k = 0
