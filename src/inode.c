@@ -559,12 +559,6 @@ void uf_inode_forget(struct uf_fs *fs, struct uf_inode *ino, uint64_t n)
 		unref_locked(fs, ino);
 }
 
-void uf_inode_ref(struct uf_fs *fs, struct uf_inode *ino)
-{
-	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&fs->inodes_lock);
-	ino->refs++;
-}
-
 void uf_inode_unref(struct uf_fs *fs, struct uf_inode *ino)
 {
 	if (!ino)

@@ -65,7 +65,6 @@ static const char *const fuse_known_opts[] = {
 	"dirsync",	"auto_unmount", "max_read=",
 	"blkdev",	"blksize=",	"context=",
 	"fscontext=",	"defcontext=",	"rootcontext=",
-	"debug",	"clone_fd",	"max_idle_threads=",
 	"max_threads=", "lazytime",	"nolazytime",
 	"iversion",	"noiversion",	"mand",
 	"nomand",	NULL,
@@ -315,7 +314,6 @@ int uf_params_parse(int argc, char **argv, struct uf_config *c, char **reterr_ms
 	c->single_thread = fo.singlethread;
 	c->show_help = fo.show_help;
 	c->show_version = fo.show_version;
-	c->max_idle_threads = fo.max_idle_threads;
 	free(fo.mountpoint); /* we took the positionals ourselves */
 	if (c->show_help || c->show_version) {
 		r = 0;

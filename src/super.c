@@ -78,8 +78,6 @@ int uf_fs_new(const struct uf_config *c, struct uf_fs **ret, char **reterr_msg)
 	    g_strdup(c->userxattr || geteuid() != 0 ? "user.overlay." : "trusted.overlay.");
 	fs->xattr_opaque = g_strconcat(fs->xattr_prefix, "opaque", NULL);
 	fs->xattr_redirect = g_strconcat(fs->xattr_prefix, "redirect", NULL);
-	fs->xattr_impure = g_strconcat(fs->xattr_prefix, "impure", NULL);
-	fs->xattr_origin = g_strconcat(fs->xattr_prefix, "origin", NULL);
 	fs->xattr_metacopy = g_strconcat(fs->xattr_prefix, "metacopy", NULL);
 	fs->metacopy = c->metacopy;
 	fs->inotify_fd = fs->notify_stop_fd = -1;
@@ -90,7 +88,6 @@ int uf_fs_new(const struct uf_config *c, struct uf_fs **ret, char **reterr_msg)
 		      : watching     ? UF_WATCHED_TIMEOUT
 				     : UF_DEFAULT_TIMEOUT;
 	fs->writeback = c->writeback && fs->upper;
-	fs->debug = c->debug;
 	/* The upper's dev maps to index 0, so st_ino is the real one there. */
 	fs->devs[0] = fs->branches[0].dev;
 	atomic_store(&fs->n_devs, 1);
@@ -132,8 +129,6 @@ void uf_fs_free(struct uf_fs *fs)
 	g_free(fs->xattr_prefix);
 	g_free(fs->xattr_opaque);
 	g_free(fs->xattr_redirect);
-	g_free(fs->xattr_impure);
-	g_free(fs->xattr_origin);
 	g_free(fs->xattr_metacopy);
 	g_mutex_clear(&fs->inodes_lock);
 	g_rw_lock_clear(&fs->rename_lock);

@@ -59,12 +59,6 @@ int uf_dir_set_redirect(const struct uf_fs *fs, int dirfd, const char *path)
 	return uf_neg_errno(fsetxattr(dirfd, fs->xattr_redirect, path, strlen(path), 0));
 }
 
-void uf_dir_set_impure(const struct uf_fs *fs, int dirfd)
-{
-	/* Only a hint for readers (the kernel fixes d_ino in impure dirs). */
-	(void)fsetxattr(dirfd, fs->xattr_impure, "y", 1, 0);
-}
-
 int uf_whiteout_create(const struct uf_fs *fs, int dirfd, const char *name)
 {
 	(void)fs;

@@ -168,8 +168,7 @@ struct uf_inode *uf_inode_find_dentry_lookup(struct uf_fs *fs, struct uf_inode *
 /* Drop @n kernel lookups. Takes inodes_lock; may free the inode. */
 void uf_inode_forget(struct uf_fs *fs, struct uf_inode *ino, uint64_t n);
 
-/* Take and drop an internal reference (keeps the inode allocated). */
-void uf_inode_ref(struct uf_fs *fs, struct uf_inode *ino);
+/* Drop an internal reference (taken by uf_inode_get_parent() and the like). */
 void uf_inode_unref(struct uf_fs *fs, struct uf_inode *ino);
 
 /* Set the upper directory of dir @ino to @fd (consumed). Caller holds

@@ -29,7 +29,6 @@ struct uf_config {
 	bool single_thread;
 	bool show_help;
 	bool show_version;
-	unsigned max_idle_threads;
 
 	struct fuse_args fuse_args; /* what is left for libfuse's session */
 };

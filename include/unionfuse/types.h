@@ -80,8 +80,8 @@ struct uf_inode {
 	 * other names (as the kernel without index=on), so each name gets its
 	 * own inode and none is in the table. Immutable. */
 	bool unshared;
-	bool pin_keep;	  /* fs->inodes_lock: keep the pin while the inode lives */
-	bool unlinked;	  /* fs->inodes_lock: its name is gone: no copy-up */
+	bool pin_keep; /* fs->inodes_lock: keep the pin while the inode lives */
+	bool unlinked; /* fs->inodes_lock: its name is gone: no copy-up */
 	/* Known to have no xattrs at all: getxattr answers ENODATA at once.
 	 * The kernel asks for security.capability before every write and
 	 * ls -l for security.selinux on every file. Cleared by any change. */
@@ -100,8 +100,6 @@ struct uf_fs {
 	char *xattr_prefix; /* "trusted.overlay." or "user.overlay." */
 	char *xattr_opaque; /* <prefix>opaque */
 	char *xattr_redirect;
-	char *xattr_impure;
-	char *xattr_origin;
 	char *xattr_metacopy;
 
 	_Atomic double timeout; /* entry and attribute cache timeout, seconds */
@@ -117,8 +115,7 @@ struct uf_fs {
 	GThreadPool *pool; /* worker.c: for requests that may block; NULL with -s */
 	bool writeback;
 	bool posix_acl; /* the kernel sends modes unmasked: apply the umask */
-	bool metacopy; /* metadata-only copy-up for chmod/chown/utimes/setxattr */
-	bool debug;
+	bool metacopy;	/* metadata-only copy-up for chmod/chown/utimes/setxattr */
 
 	/* Readers: every call that reaches a non-dir by its parent and name
 	 * (uf_inode_locate() to uf_located_done(), pinning). Writer: a rename,

@@ -39,9 +39,6 @@ int uf_dir_get_redirect(const struct uf_fs *fs, int dirfd, char **ret);
 int uf_dir_set_opaque(const struct uf_fs *fs, int dirfd);
 int uf_dir_set_redirect(const struct uf_fs *fs, int dirfd, const char *path);
 
-/* Mark the upper dir @dirfd impure: it holds copied-up or renamed entries. */
-void uf_dir_set_impure(const struct uf_fs *fs, int dirfd);
-
 /* Create a whiteout @name in upper dir @dirfd. Returns 0 or -errno. */
 int uf_whiteout_create(const struct uf_fs *fs, int dirfd, const char *name);
 

@@ -232,8 +232,7 @@ START_TEST(test_xattr_names)
 		ck_assert_str_eq(f.fs->xattr_redirect, redirect);
 		ck_assert(uf_is_private_xattr(f.fs->xattr_opaque));
 		ck_assert(uf_is_private_xattr(f.fs->xattr_redirect));
-		ck_assert(uf_is_private_xattr(f.fs->xattr_impure));
-		ck_assert(uf_is_private_xattr(f.fs->xattr_origin));
+		ck_assert(uf_is_private_xattr(f.fs->xattr_metacopy));
 		fixture_teardown(&f);
 	}
 }
