@@ -536,9 +536,13 @@ struct uf_inode *uf_inode_find_dentry_lookup(struct uf_fs *fs, struct uf_inode *
 	return ino;
 }
 
-struct uf_inode *uf_inode_find_lookup(struct uf_fs *fs, const struct uf_key *key)
+struct uf_inode *uf_inode_find_lookup(struct uf_fs *fs, struct uf_key *key)
 {
 	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&fs->inodes_lock);
+	const struct uf_key *origin = g_hash_table_lookup(fs->origins, key);
+
+	if (origin)
+		*key = *origin;
 	struct uf_inode *ino = g_hash_table_lookup(fs->inodes, key);
 
 	if (ino)

@@ -199,8 +199,9 @@ int uf_namei(struct uf_fs *fs, struct uf_inode *dir, const char *name, struct uf
 	if (r < 0)
 		return r;
 
+	/* A lower hard link's key needs no resolving: only upper copies have
+	 * origins. Otherwise uf_inode_find_lookup() resolves it. */
 	struct uf_key key = { st.st_dev, st.st_ino };
-	uf_key_resolve(fs, &key);
 	bool unshared =
 	    fs->upper && L.v[found].branch != 0 && !S_ISDIR(st.st_mode) && st.st_nlink > 1;
 

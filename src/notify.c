@@ -121,7 +121,6 @@ static struct uf_inode *child_of(struct uf_fs *fs, struct uf_inode *dir, const c
 	if (uf_find(fs, &L, name, &found, &st) < 0)
 		return NULL;
 	struct uf_key key = { st.st_dev, st.st_ino };
-	uf_key_resolve(fs, &key);
 	return uf_inode_find_lookup(fs, &key);
 }
 

@@ -150,9 +150,10 @@ void uf_inode_discard(struct uf_inode *ino);
 struct uf_inode *uf_inode_publish(struct uf_fs *fs, struct uf_inode *dir, const char *name,
 				  struct uf_inode *cand);
 
-/* Find a published inode by identity and count one kernel lookup on it.
- * Returns NULL when there is none. Takes inodes_lock. */
-struct uf_inode *uf_inode_find_lookup(struct uf_fs *fs, const struct uf_key *key);
+/* Map the real (dev, ino) @key to its identity in place (as
+ * uf_key_resolve()), find the published inode with it and count one kernel
+ * lookup on it. Returns NULL when there is none. Takes inodes_lock once. */
+struct uf_inode *uf_inode_find_lookup(struct uf_fs *fs, struct uf_key *key);
 
 /* A broken-off lower hard link @ino was copied up to @upper: from now on it
  * is that upper file, found by its identity. Takes inodes_lock. */
