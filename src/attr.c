@@ -33,13 +33,14 @@ void uf_ll_getattr(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 		fuse_reply_attr(req, &st, uf_attr_timeout(fs, ino));
 }
 
-/* Apply @attr to the upper object of a non-directory, by name in its parent
- * (never following a final symlink), or through the open file @ofd. */
+/* Apply @attr to the upper object of a non-directory, through an fd on
+ * exactly that object (never by a name that may have changed), or through
+ * the open file @ofd. */
 static int setattr_nondir(struct uf_fs *fs, struct uf_inode *ino, const struct stat *attr,
 			  int to_set, int ofd, const struct timespec ts[2])
 {
 	struct uf_located loc;
-	int r = uf_inode_locate(fs, ino, 0, &loc);
+	int r = uf_inode_locate(fs, ino, UF_TOP, &loc);
 	if (r < 0)
 		return r;
 	if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
@@ -57,7 +58,7 @@ static int setattr_nondir(struct uf_fs *fs, struct uf_inode *ino, const struct s
 	}
 	if (r == 0 && ts)
 		r = uf_loc_utimens(&loc, ts);
-	uf_located_done(fs, &loc);
+	uf_located_done(&loc);
 	return r;
 }
 
@@ -113,8 +114,12 @@ static int do_setattr(struct uf_fs *fs, struct uf_inode *ino, const struct stat 
 	}
 	if (S_ISDIR(ino->type)) {
 		/* Copy-ups into the dir restore its times under this lock. */
-		g_autoptr(GMutexLocker) l = g_mutex_locker_new(&ino->lock);
-		return setattr_dir(ino, attr, to_set, ts);
+		r = uf_inode_trylock(ino);
+		if (r < 0)
+			return r;
+		r = setattr_dir(ino, attr, to_set, ts);
+		g_mutex_unlock(&ino->lock);
+		return r;
 	}
 	int ofd = fi && fi->fh && S_ISREG(ino->type)
 		      ? atomic_load(&((struct uf_file *)(uintptr_t)fi->fh)->fd)
@@ -122,20 +127,24 @@ static int do_setattr(struct uf_fs *fs, struct uf_inode *ino, const struct stat 
 	return setattr_nondir(fs, ino, attr, to_set, ofd, ts);
 }
 
-static void reply_setattr(fuse_req_t req, fuse_ino_t id, const struct stat *attr, int to_set,
-			  struct fuse_file_info *fi)
+/* Answer the setattr, or return -EWOULDBLOCK having changed nothing. */
+static int reply_setattr(fuse_req_t req, fuse_ino_t id, const struct stat *attr, int to_set,
+			 struct fuse_file_info *fi)
 {
 	struct uf_fs *fs = uf_fs_from_req(req);
 	struct uf_inode *ino = uf_inode_from_id(fs, id);
 	struct stat st;
 
 	int r = do_setattr(fs, ino, attr, to_set, fi);
+	if (r == -EWOULDBLOCK)
+		return r;
 	if (r == 0)
 		r = uf_inode_stat(fs, ino, &st);
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
 		fuse_reply_attr(req, &st, uf_attr_timeout(fs, ino));
+	return 0;
 }
 
 static void run_setattr(struct uf_job *j)
@@ -150,7 +159,8 @@ void uf_ll_setattr(fuse_req_t req, fuse_ino_t id, struct stat *attr, int to_set,
 	bool trunc0 = (to_set & FUSE_SET_ATTR_SIZE) && attr->st_size == 0;
 
 	bool meta_only = !(to_set & FUSE_SET_ATTR_SIZE) && fs->metacopy;
-	if (!trunc0 && !meta_only && uf_copyup_copies_data(fs, uf_inode_from_id(fs, id))) {
+	bool long_job = !trunc0 && !meta_only && uf_copyup_copies_data(fs, uf_inode_from_id(fs, id));
+	if (long_job || reply_setattr(req, id, attr, to_set, fi) == -EWOULDBLOCK) {
 		struct uf_job *j = uf_job_new(run_setattr, req);
 		j->ino = id;
 		j->attr = *attr;
@@ -159,9 +169,7 @@ void uf_ll_setattr(fuse_req_t req, fuse_ino_t id, struct stat *attr, int to_set,
 		if (fi)
 			j->fi = *fi;
 		uf_job_submit(fs, j);
-		return;
 	}
-	reply_setattr(req, id, attr, to_set, fi);
 }
 
 void uf_ll_readlink(fuse_req_t req, fuse_ino_t id)
@@ -170,14 +178,14 @@ void uf_ll_readlink(fuse_req_t req, fuse_ino_t id)
 	struct uf_located loc;
 	char buf[PATH_MAX + 1];
 
-	int r = uf_inode_locate(fs, uf_inode_from_id(fs, id), -1, &loc);
+	int r = uf_inode_locate(fs, uf_inode_from_id(fs, id), UF_TOP, &loc);
 	if (r < 0) {
 		fuse_reply_err(req, -r);
 		return;
 	}
 	ssize_t n = uf_loc_readlink(&loc, buf, sizeof(buf));
 	r = n < 0 ? (int)n : (size_t)n >= sizeof(buf) ? -ENAMETOOLONG : 0;
-	uf_located_done(fs, &loc);
+	uf_located_done(&loc);
 	if (r < 0) {
 		fuse_reply_err(req, -r);
 		return;

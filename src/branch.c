@@ -1,9 +1,13 @@
 /* Opening and checking the branch stack given on the command line. All
  * checks run before anything is created, so bad input changes nothing. */
 #include <fcntl.h>
+#include <linux/mount.h>
+#include <linux/openat2.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 
 #include "unionfuse/branch.h"
 #include "unionfuse/util.h"
@@ -124,7 +128,7 @@ int uf_check_mountpoint(const char *mnt, const struct uf_branch *b, unsigned n, 
 }
 
 int uf_open_workdir(const char *workdir, const struct uf_branch *b, unsigned n, int *ret_fd,
-		    char **reterr_msg)
+		    char **ret_path, char **reterr_msg)
 {
 	g_autofree char *real = NULL;
 	struct stat st;
@@ -148,6 +152,7 @@ int uf_open_workdir(const char *workdir, const struct uf_branch *b, unsigned n, 
 		return -EXDEV;
 	}
 	*ret_fd = fd;
+	*ret_path = g_steal_pointer(&real);
 	return 0;
 }
 
@@ -161,4 +166,118 @@ void uf_branches_free(struct uf_branch *b, unsigned n)
 		g_free(b[i].path);
 	}
 	g_free(b);
+}
+
+/* Branches are read through private clones of their mounts, made without the
+ * mounts below them (open_tree(OPEN_TREE_CLONE), not AT_RECURSIVE): a lookup
+ * then never crosses into another filesystem mounted inside a branch, which
+ * is what the kernel overlayfs shows too (the directory underneath), and the
+ * union itself can never be reached from inside a branch, even when it is
+ * bind-mounted there later (a request thread would wait on its own mount).
+ * Needs CAP_SYS_ADMIN; without it the branches are used as opened, and a
+ * non-root daemon cannot make those bind mounts either. */
+static int clone_dir(int dirfd)
+{
+	struct mount_attr attr = { .propagation = MS_PRIVATE };
+	int tree = (int)syscall(SYS_open_tree, dirfd, "",
+				OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+
+	if (tree < 0)
+		return -errno;
+	/* A detached clone gets no propagation today; make sure of it. */
+	syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &attr, sizeof(attr));
+	int fd = openat(tree, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int r = fd < 0 ? -errno : fd;
+	close(tree);
+	return r;
+}
+
+/* Open @path (relative to @rootfd) without leaving that mount or following a
+ * symlink, and check it is still (@dev, @ino). */
+static int reopen_beneath(int rootfd, const char *path, dev_t dev, ino_t ino)
+{
+	struct open_how how = {
+		.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
+		.resolve = RESOLVE_NO_XDEV | RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH,
+	};
+	struct stat st;
+	int fd = (int)syscall(SYS_openat2, rootfd, *path ? path : ".", &how, sizeof(how));
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || st.st_dev != dev || st.st_ino != ino) {
+		close(fd);
+		return -ESTALE;
+	}
+	return fd;
+}
+
+/* Replace *@fd (a dir, (@dev, @ino)) by its twin in a clone. */
+static int isolate_one(int *fd, dev_t dev, ino_t ino)
+{
+	int c = clone_dir(*fd);
+	if (c < 0)
+		return c;
+	int r = reopen_beneath(c, "", dev, ino);
+	close(c);
+	if (r < 0)
+		return r;
+	close(*fd);
+	*fd = r;
+	return 0;
+}
+
+/* The upper and the work dir must be in one clone: a copy made in the work
+ * dir is renamed into the upper, and rename(2) never crosses mounts. Clone
+ * their deepest common directory, which is in their mount since both are. */
+static int isolate_upper_and_work(struct uf_branch *up, int *work_fd, const char *work_path)
+{
+	struct statx a, b;
+	struct stat wst;
+
+	if (statx(up->fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &a) < 0 ||
+	    statx(*work_fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &b) < 0 || fstat(*work_fd, &wst) < 0)
+		return -errno;
+	if (!(a.stx_mask & STATX_MNT_ID) || a.stx_mnt_id != b.stx_mnt_id)
+		return -EXDEV; /* not one mount: rename would fail anyway */
+
+	size_t n = 0;
+	for (size_t i = 0; up->path[i] && up->path[i] == work_path[i]; i++)
+		if (up->path[i] == '/')
+			n = i;
+	g_autofree char *common = n ? g_strndup(up->path, n) : g_strdup("/");
+	_cleanup_close_ int cfd = open(common, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cfd < 0)
+		return -errno;
+	_cleanup_close_ int c = clone_dir(cfd);
+	if (c < 0)
+		return c;
+	int ufd = reopen_beneath(c, up->path + n + 1, up->dev, up->ino);
+	if (ufd < 0)
+		return ufd;
+	int wfd = reopen_beneath(c, work_path + n + 1, wst.st_dev, wst.st_ino);
+	if (wfd < 0) {
+		close(ufd);
+		return wfd;
+	}
+	close(up->fd);
+	up->fd = ufd;
+	close(*work_fd);
+	*work_fd = wfd;
+	return 0;
+}
+
+void uf_branches_isolate(struct uf_branch *b, unsigned n, int *work_fd, const char *work_path)
+{
+	unsigned i = 0;
+	int r = 0;
+
+	if (n > 0 && b[0].writable && *work_fd >= 0) {
+		r = isolate_upper_and_work(&b[0], work_fd, work_path);
+		i = 1;
+	}
+	for (; r == 0 && i < n; i++)
+		r = isolate_one(&b[i].fd, b[i].dev, b[i].ino);
+	if (r < 0)
+		uf_debug("branches not isolated from mounts inside them: %s", g_strerror(-r));
 }

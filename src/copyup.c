@@ -18,6 +18,7 @@
 #include "unionfuse/inode.h"
 #include "unionfuse/util.h"
 #include "unionfuse/whiteout.h"
+#include "unionfuse/worker.h"
 #include "unionfuse/xattr.h"
 
 #define COPY_CHUNK (1 << 20)
@@ -179,12 +180,25 @@ static int publish(struct uf_fs *fs, struct uf_inode *ino, const struct stat *us
 	return r;
 }
 
-/* Make a copy of non-regular @lname in @ldir (whose xattrs @src reaches)
- * under temporary name @tmp in @tmpdir, with its metadata. */
-static int make_other(int ldir, const char *lname, const struct uf_xobj *src, const struct stat *st,
-		      int tmpdir, const char *tmp)
+/* Is @st an object we just made as @type? The temporary name may be in the
+ * upper parent itself, which its owner can change behind our back: never
+ * chown, chmod or label what she put there instead. */
+static bool is_ours(const struct stat *st, mode_t type)
+{
+	return (st->st_mode & S_IFMT) == (type & S_IFMT) && st->st_uid == geteuid() &&
+	       (S_ISDIR(type) || st->st_nlink == 1);
+}
+
+/* Make a copy of non-regular @st (whose xattrs @src reaches, and @srcfd, an
+ * O_PATH fd of it unless it is a dir) under temporary name @tmp in @tmpdir,
+ * with its metadata. Every change after the creation goes through an fd of
+ * the new object. Fills @ret_st with the copy's attributes. */
+static int make_other(int srcfd, const struct uf_xobj *src, const struct stat *st, int tmpdir,
+		      const char *tmp, struct stat *ret_st)
 {
 	struct timespec ts[2] = { st->st_atim, st->st_mtim };
+	_cleanup_close_ int fd = -1;
+	char path[UF_PROC_FD_MAX];
 	int r;
 
 	switch (st->st_mode & S_IFMT) {
@@ -193,7 +207,7 @@ static int make_other(int ldir, const char *lname, const struct uf_xobj *src, co
 		break;
 	case S_IFLNK: {
 		g_autofree char *target = g_malloc(st->st_size + 1);
-		ssize_t n = readlinkat(ldir, lname, target, st->st_size + 1);
+		ssize_t n = readlinkat(srcfd, "", target, st->st_size + 1);
 		if (n < 0)
 			return -errno;
 		if (n > st->st_size)
@@ -209,55 +223,65 @@ static int make_other(int ldir, const char *lname, const struct uf_xobj *src, co
 	if (r < 0)
 		return r;
 
-	g_autofree char *dst_path = uf_at_path(tmpdir, tmp);
-	r = uf_neg_errno(fchownat(tmpdir, tmp, st->st_uid, st->st_gid, AT_SYMLINK_NOFOLLOW));
+	fd = openat(tmpdir, tmp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	r = fd < 0 ? -errno : uf_neg_errno(fstat(fd, ret_st));
+	if (r == 0 && !is_ours(ret_st, st->st_mode)) {
+		uf_log_limited(LOG_WARNING, "copy-up temporary '%s' was replaced: giving up", tmp);
+		return -EIO; /* not ours: leave it alone, name and all */
+	}
+	uf_proc_fd(path, fd);
+	if (r == 0)
+		r = uf_neg_errno(fchownat(fd, "", st->st_uid, st->st_gid, AT_EMPTY_PATH));
 	if (r == 0 && !S_ISLNK(st->st_mode))
-		r = uf_neg_errno(fchmodat(tmpdir, tmp, st->st_mode & 07777, 0));
+		r = uf_neg_errno(fchmodat(AT_FDCWD, path, st->st_mode & 07777, 0));
 	if (r == 0)
-		r = uf_copy_xattrs(src, &(struct uf_xobj){ .fd = -1, .path = dst_path });
+		r = uf_copy_xattrs(src, &(struct uf_xobj){ .fd = -1, .path = path, .follow = true });
 	if (r == 0)
-		r = uf_neg_errno(utimensat(tmpdir, tmp, ts, AT_SYMLINK_NOFOLLOW));
+		r = uf_neg_errno(utimensat(fd, "", ts, AT_EMPTY_PATH));
+	if (r == 0)
+		r = uf_neg_errno(fstat(fd, ret_st));
 	if (r == 0)
 		return 0;
 	unlinkat(tmpdir, tmp, S_ISDIR(st->st_mode) ? AT_REMOVEDIR : 0);
 	return r;
 }
 
-/* Copy one object whose parent already has an upper. Caller holds ino->lock. */
+/* Copy one object whose parent already has an upper. The source is reached
+ * through an fd whose identity is checked (inode.h: uf_located), never by a
+ * name that may have changed since the lookup. Caller holds ino->lock. */
 static int copyup_one(struct uf_fs *fs, struct uf_inode *ino, struct uf_inode *parent,
 		      const char *name, unsigned flags)
 {
 	int pdir = uf_inode_upper(parent);
 	bool is_dir = S_ISDIR(ino->type);
-	/* Where the lower object is: a dir has its own fd, others a name. */
-	int ldir = is_dir ? -1 : uf_dir_layer_fd(parent, atomic_load(&ino->branch));
+	struct uf_located src = { .fd = -1 };
 	struct stat st, ust, pst;
 	char tmp[64];
 	int tmpdir = -1;
 	int r;
 
-	if (!is_dir && ldir < 0)
-		return -ESTALE;
-	r = uf_neg_errno(is_dir ? fstat(ino->lower[0].fd, &st)
-				: fstatat(ldir, name, &st, AT_SYMLINK_NOFOLLOW));
+	/* A dir holds an fd of its lower; others are located and checked. */
+	r = is_dir ? uf_neg_errno(fstat(ino->lower[0].fd, &st))
+		   : uf_inode_locate(fs, ino, UF_TOP, &src);
+	if (r == 0 && !is_dir)
+		r = uf_neg_errno(fstat(src.fd, &st));
 	if (r < 0)
-		return r;
-	if ((st.st_mode & S_IFMT) != ino->type)
-		return -ESTALE; /* replaced in the lower behind our back */
+		goto out;
 
 	unsigned lower_branch = atomic_load(&ino->branch);
 	bool meta_only = S_ISREG(st.st_mode) && (flags & UF_COPYUP_META) && fs->metacopy &&
 			 !ino->unshared && st.st_size >= UF_METACOPY_MIN;
 	if (S_ISREG(st.st_mode)) {
-		_cleanup_close_ int src = openat(ldir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-		if (src < 0)
-			return -errno;
+		_cleanup_close_ int data = uf_loc_open(&src, O_RDONLY);
+		if (data < 0) {
+			r = data;
+			goto out;
+		}
 		_cleanup_close_ int fd =
-		    make_regular(fs, src, &st, pdir, flags, meta_only, &tmpdir, tmp);
-		if (fd < 0)
-			return fd;
-		if (fstat(fd, &ust) < 0)
-			return -errno;
+		    make_regular(fs, data, &st, pdir, flags, meta_only, &tmpdir, tmp);
+		r = fd < 0 ? fd : uf_neg_errno(fstat(fd, &ust));
+		if (r < 0)
+			goto out;
 		/* The parent's lock makes "keep its times" atomic with respect
 		 * to the changes users make in it (dir.c takes it too). */
 		g_mutex_lock(&parent->lock);
@@ -265,40 +289,44 @@ static int copyup_one(struct uf_fs *fs, struct uf_inode *ino, struct uf_inode *p
 		if (r == 0)
 			r = publish(fs, ino, &ust, fd, tmpdir, tmp, pdir, name);
 	} else {
-		g_autofree char *src_path = is_dir ? NULL : uf_at_path(ldir, name);
-		struct uf_xobj src = { .fd = is_dir ? ino->lower[0].fd : -1, .path = src_path };
+		struct uf_xobj xsrc = is_dir ? (struct uf_xobj){ .fd = ino->lower[0].fd }
+					     : (struct uf_xobj){ .fd = -1, .path = src.path,
+								 .follow = true };
 		tmpdir = fs->work_fd >= 0 ? fs->work_fd : pdir;
 		tmp_name(tmp);
 		g_mutex_lock(&parent->lock);
 		r = uf_neg_errno(fstat(pdir, &pst));
 		if (r == 0)
-			r = make_other(ldir, name, &src, &st, tmpdir, tmp);
-		if (r == 0)
-			r = uf_neg_errno(fstatat(tmpdir, tmp, &ust, AT_SYMLINK_NOFOLLOW));
+			r = make_other(src.fd, &xsrc, &st, tmpdir, tmp, &ust);
 		if (r == 0)
 			r = publish(fs, ino, &ust, -1, tmpdir, tmp, pdir, name);
-		else if (tmp[0])
-			unlinkat(tmpdir, tmp, is_dir ? AT_REMOVEDIR : 0);
 	}
 	/* Copy-up is no change the user made: the parent keeps its times. */
 	if (r == 0)
 		futimens(pdir, (struct timespec[2]){ pst.st_atim, pst.st_mtim });
 	g_mutex_unlock(&parent->lock);
 	if (r < 0)
-		return r;
+		goto out;
 
+	struct uf_key ukey = { ust.st_dev, ust.st_ino };
 	if (is_dir) {
+		struct stat dst;
 		int fd = openat(pdir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0)
-			return -errno;
+		if (fd < 0 || fstat(fd, &dst) < 0 || !uf_same_object(&dst, &ukey, S_IFDIR)) {
+			r = fd < 0 ? -errno : -ESTALE; /* swapped the moment it appeared */
+			uf_closep(&fd);
+			goto out;
+		}
 		uf_inode_set_upper(ino, fd);
 	} else {
-		uf_inode_set_in_upper(ino, meta_only ? lower_branch : 0);
+		uf_inode_set_in_upper(fs, ino, &ukey, meta_only ? lower_branch : 0);
 		uf_inode_repin(fs, ino);
 	}
 	if (ino->unshared)
-		uf_inode_adopt_upper(fs, ino, &(struct uf_key){ ust.st_dev, ust.st_ino });
-	return 0;
+		uf_inode_adopt_upper(fs, ino, &ukey);
+out:
+	uf_located_done(&src);
+	return r;
 }
 
 bool uf_copyup_copies_data(const struct uf_fs *fs, struct uf_inode *ino)
@@ -334,7 +362,7 @@ static int copyup_data(struct uf_fs *fs, struct uf_inode *ino, unsigned flags)
 	}
 	r = uf_neg_errno(fremovexattr(dst, fs->xattr_metacopy));
 	if (r == 0)
-		uf_inode_set_in_upper(ino, 0);
+		uf_inode_set_in_upper(fs, ino, &(struct uf_key){ ust.st_dev, ust.st_ino }, 0);
 	return r;
 }
 
@@ -357,8 +385,9 @@ int uf_copyup(struct uf_fs *fs, struct uf_inode *ino, unsigned flags)
 	if (UF_WARN_ON(r < 0))
 		return -EIO; /* only the root has no parent, and it is upper */
 	r = uf_copyup(fs, parent, 0);
+	if (r == 0)
+		r = uf_inode_trylock(ino); /* busy: the caller retries on the pool */
 	if (r == 0) {
-		g_mutex_lock(&ino->lock);
 		if (!uf_inode_in_upper(fs, ino))
 			r = copyup_one(fs, ino, parent, name, flags);
 		if (r == 0 && !meta_ok && uf_copyup_copies_data(fs, ino))

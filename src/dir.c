@@ -229,10 +229,10 @@ static void do_link(fuse_req_t req, fuse_ino_t id, fuse_ino_t newparent, const c
 		struct uf_located loc;
 		/* The dir's lock before the rename lock that locate takes. */
 		g_mutex_lock(&dir->lock);
-		r = uf_inode_locate(fs, ino, 0, &loc);
+		r = uf_inode_locate(fs, ino, UF_TOP, &loc);
 		if (r == 0) {
 			r = uf_loc_link(&loc, updir, newname);
-			uf_located_done(fs, &loc);
+			uf_located_done(&loc);
 		}
 		g_mutex_unlock(&dir->lock);
 		if (r < 0 && over_whiteout)

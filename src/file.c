@@ -71,7 +71,8 @@ static int open_flags(struct uf_fs *fs, int flags)
 	return flags | O_CLOEXEC;
 }
 
-static void do_open(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
+/* Answer the open, or return -EWOULDBLOCK having changed nothing. */
+static int do_open(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 {
 	struct uf_fs *fs = uf_fs_from_req(req);
 	struct uf_inode *ino = uf_inode_from_id(fs, id);
@@ -80,16 +81,18 @@ static void do_open(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 
 	if (writing) {
 		int r = uf_copyup(fs, ino, (flags & O_TRUNC) ? UF_COPYUP_NODATA : 0);
+		if (r == -EWOULDBLOCK)
+			return r;
 		if (r < 0) {
 			fuse_reply_err(req, -r);
-			return;
+			return 0;
 		}
 	}
 	bool lower = !uf_inode_data_in_upper(fs, ino);
 	int fd = uf_inode_open_data(fs, ino, flags);
 	if (fd < 0) {
 		fuse_reply_err(req, -fd);
-		return;
+		return 0;
 	}
 	fi->fh = (uintptr_t)uf_file_new(fd, lower);
 	uf_inode_open_pin(fs, ino);
@@ -97,6 +100,7 @@ static void do_open(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 	if (fi->flags & O_DIRECT)
 		fi->direct_io = 1;
 	fuse_reply_open(req, fi);
+	return 0;
 }
 
 static void run_open(struct uf_job *j)
@@ -109,15 +113,14 @@ void uf_ll_open(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 	struct uf_fs *fs = uf_fs_from_req(req);
 	bool writing = (fi->flags & O_ACCMODE) != O_RDONLY;
 
-	if (writing && !(fi->flags & O_TRUNC) &&
-	    uf_copyup_copies_data(fs, uf_inode_from_id(fs, id))) {
+	bool long_job = writing && !(fi->flags & O_TRUNC) &&
+			uf_copyup_copies_data(fs, uf_inode_from_id(fs, id));
+	if (long_job || do_open(req, id, fi) == -EWOULDBLOCK) {
 		struct uf_job *j = uf_job_new(run_open, req);
 		j->ino = id;
 		j->fi = *fi;
 		uf_job_submit(fs, j);
-		return;
 	}
-	do_open(req, id, fi);
 }
 
 void uf_ll_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,

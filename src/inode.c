@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "unionfuse/inode.h"
+#include "unionfuse/inval.h"
 #include "unionfuse/notify.h"
 #include "unionfuse/util.h"
 
@@ -129,139 +130,176 @@ int uf_dir_layer_fd(struct uf_inode *dir, unsigned branch)
 	return -1;
 }
 
-static int locate_locked(struct uf_fs *fs, struct uf_inode *ino, int branch,
-			 struct uf_located *ret);
-
-int uf_inode_locate(struct uf_fs *fs, struct uf_inode *ino, int branch, struct uf_located *ret)
+/* Where @which object of @ino should be: the branch, and the identity it must
+ * have. Caller holds inodes_lock. */
+static unsigned which_branch(struct uf_fs *fs, struct uf_inode *ino, enum uf_which which,
+			     struct uf_key *ret_want)
 {
-	*ret = (struct uf_located){ .dirfd = -1, .pin = -1 };
-	g_rw_lock_reader_lock(&fs->rename_lock);
-	int r = locate_locked(fs, ino, branch, ret);
-	if (r < 0)
-		g_rw_lock_reader_unlock(&fs->rename_lock);
-	return r;
+	unsigned data = atomic_load(&ino->data_branch);
+
+	if (which == UF_DATA && S_ISREG(ino->type) && uf_inode_in_upper(fs, ino) && data != 0) {
+		*ret_want = ino->data_real;
+		return data;
+	}
+	*ret_want = ino->real;
+	return atomic_load(&ino->branch);
 }
 
-/* Caller holds the rename lock for reading. */
-static int locate_locked(struct uf_fs *fs, struct uf_inode *ino, int branch, struct uf_located *ret)
+/* A name of @ino holds another object now: say so once in a while, and have
+ * the kernel look the name up again. */
+static void stale(struct uf_fs *fs, struct uf_inode *ino, const char *name,
+		  const struct stat *found)
+{
+	uf_log_limited(LOG_WARNING,
+		       "'%s' changed underneath (now dev %lu ino %lu type %o): not acting on it",
+		       name, (unsigned long)found->st_dev, (unsigned long)found->st_ino,
+		       found->st_mode & S_IFMT);
+	uf_inode_invalidate_name(fs, ino);
+}
+
+/* Where to find the @which object of non-dir @ino: a dup of its pin, or its
+ * name in the parent's real dir (with a ref on the parent, so the dir fd
+ * stays open). Caller holds the rename lock for reading. */
+static int name_of(struct uf_fs *fs, struct uf_inode *ino, enum uf_which which,
+		   struct uf_inode **ret_parent, int *ret_dirfd, char **ret_name,
+		   struct uf_key *ret_want, int *ret_pin)
 {
 	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&fs->inodes_lock);
 
+	*ret_pin = -1;
 	if (UF_WARN_ON(S_ISDIR(ino->type)))
 		return -EIO;
-	if (ino->pin >= 0 && (branch < 0 || (branch == 0 && uf_inode_in_upper(fs, ino)))) {
-		ret->pin = fcntl(ino->pin, F_DUPFD_CLOEXEC, 0);
-		return ret->pin < 0 ? -errno : 0;
+	unsigned b = which_branch(fs, ino, which, ret_want);
+	if (ino->pin >= 0 && b == atomic_load(&ino->branch)) {
+		/* The pin's identity was checked when it was opened. */
+		*ret_pin = fcntl(ino->pin, F_DUPFD_CLOEXEC, 0);
+		return *ret_pin < 0 ? -errno : 0;
 	}
 	if (!ino->parent)
 		return -ESTALE;
-	unsigned b = branch >= 0 ? (unsigned)branch : atomic_load(&ino->branch);
 	int fd = uf_dir_layer_fd(ino->parent, b);
 	if (fd < 0)
 		return -ENOENT; /* the parent no longer has that branch */
 	ino->parent->refs++;
-	ret->parent = ino->parent;
-	ret->dirfd = fd;
-	ret->name = g_strdup(ino->name);
+	*ret_parent = ino->parent;
+	*ret_dirfd = fd;
+	*ret_name = g_strdup(ino->name);
 	return 0;
 }
 
-void uf_located_done(struct uf_fs *fs, struct uf_located *loc)
+int uf_inode_locate(struct uf_fs *fs, struct uf_inode *ino, enum uf_which which,
+		    struct uf_located *ret)
 {
-	if (loc->parent || loc->pin >= 0)
-		g_rw_lock_reader_unlock(&fs->rename_lock);
-	if (loc->parent)
-		uf_inode_unref(fs, loc->parent);
-	if (loc->pin >= 0)
-		close(loc->pin);
-	g_free(loc->name);
-	g_free(loc->path);
-	*loc = (struct uf_located){ .dirfd = -1, .pin = -1 };
+	struct uf_inode *parent = NULL;
+	g_autofree char *name = NULL;
+	struct uf_key want;
+	struct stat st;
+	int dirfd = -1, fd = -1;
+
+	*ret = (struct uf_located){ .fd = -1 };
+	/* Held from the name to the fd only: a rename of ours does not make a
+	 * name point elsewhere meanwhile (which would be a needless ESTALE). */
+	g_rw_lock_reader_lock(&fs->rename_lock);
+	int r = name_of(fs, ino, which, &parent, &dirfd, &name, &want, &fd);
+	if (r == 0 && fd < 0)
+		fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (r == 0 && fd < 0)
+		r = -errno;
+	g_rw_lock_reader_unlock(&fs->rename_lock);
+	if (r == 0 && fstat(fd, &st) < 0)
+		r = -errno;
+	if (r == 0 && !uf_same_object(&st, &want, ino->type)) {
+		stale(fs, ino, name ? name : "(pinned)", &st);
+		r = -ESTALE;
+	}
+	uf_inode_unref(fs, parent);
+	if (r < 0) {
+		uf_closep(&fd);
+		return r;
+	}
+	ret->fd = fd;
+	uf_proc_fd(ret->path, fd);
+	return 0;
 }
 
-static const char *pin_path(const struct uf_located *loc, char buf[static UF_PROC_FD_MAX])
+void uf_located_done(struct uf_located *loc)
 {
-	return uf_proc_fd(buf, loc->pin);
+	uf_closep(&loc->fd);
+	loc->fd = -1;
 }
 
-int uf_loc_stat(const struct uf_located *loc, struct stat *st)
+int uf_inode_stat_real(struct uf_fs *fs, struct uf_inode *ino, enum uf_which which,
+		       struct stat *st)
 {
-	if (loc->pin >= 0)
-		return uf_neg_errno(fstat(loc->pin, st));
-	return uf_neg_errno(fstatat(loc->dirfd, loc->name, st, AT_SYMLINK_NOFOLLOW));
+	struct uf_inode *parent = NULL;
+	g_autofree char *name = NULL;
+	struct uf_key want;
+	int dirfd = -1, pin = -1;
+
+	g_rw_lock_reader_lock(&fs->rename_lock);
+	int r = name_of(fs, ino, which, &parent, &dirfd, &name, &want, &pin);
+	if (r == 0)
+		r = uf_neg_errno(pin >= 0 ? fstat(pin, st)
+					  : fstatat(dirfd, name, st, AT_SYMLINK_NOFOLLOW));
+	g_rw_lock_reader_unlock(&fs->rename_lock);
+	uf_closep(&pin);
+	if (r == 0 && !uf_same_object(st, &want, ino->type)) {
+		stale(fs, ino, name ? name : "(pinned)", st);
+		r = -ESTALE;
+	}
+	uf_inode_unref(fs, parent);
+	return r;
 }
 
 int uf_loc_open(const struct uf_located *loc, int flags)
 {
-	char buf[UF_PROC_FD_MAX];
-
-	flags |= O_CLOEXEC;
-	if (loc->pin >= 0)
-		return uf_neg_errno(open(pin_path(loc, buf), flags & ~O_NOFOLLOW));
-	return uf_neg_errno(openat(loc->dirfd, loc->name, flags | O_NOFOLLOW));
+	/* Reopening the O_PATH fd through /proc reopens that very inode. */
+	return uf_neg_errno(open(loc->path, (flags & ~O_NOFOLLOW) | O_CLOEXEC));
 }
 
 int uf_loc_chown(const struct uf_located *loc, uid_t uid, gid_t gid)
 {
-	if (loc->pin >= 0)
-		return uf_neg_errno(fchownat(loc->pin, "", uid, gid, AT_EMPTY_PATH));
-	return uf_neg_errno(fchownat(loc->dirfd, loc->name, uid, gid, AT_SYMLINK_NOFOLLOW));
+	return uf_neg_errno(fchownat(loc->fd, "", uid, gid, AT_EMPTY_PATH));
 }
 
 int uf_loc_chmod(const struct uf_located *loc, mode_t mode)
 {
-	char buf[UF_PROC_FD_MAX];
-
-	if (loc->pin >= 0)
-		return uf_neg_errno(fchmodat(AT_FDCWD, pin_path(loc, buf), mode, 0));
-	return uf_neg_errno(fchmodat(loc->dirfd, loc->name, mode, 0));
+	return uf_neg_errno(fchmodat(AT_FDCWD, loc->path, mode, 0));
 }
 
 int uf_loc_utimens(const struct uf_located *loc, const struct timespec ts[2])
 {
-	char buf[UF_PROC_FD_MAX];
-
-	if (loc->pin >= 0)
-		return uf_neg_errno(utimensat(AT_FDCWD, pin_path(loc, buf), ts, 0));
-	return uf_neg_errno(utimensat(loc->dirfd, loc->name, ts, AT_SYMLINK_NOFOLLOW));
+	return uf_neg_errno(utimensat(loc->fd, "", ts, AT_EMPTY_PATH));
 }
 
 ssize_t uf_loc_readlink(const struct uf_located *loc, char *buf, size_t size)
 {
-	if (loc->pin >= 0)
-		return uf_neg_errno_ssize(readlinkat(loc->pin, "", buf, size));
-	return uf_neg_errno_ssize(readlinkat(loc->dirfd, loc->name, buf, size));
+	return uf_neg_errno_ssize(readlinkat(loc->fd, "", buf, size));
 }
 
 int uf_loc_link(const struct uf_located *loc, int newdirfd, const char *newname)
 {
-	char buf[UF_PROC_FD_MAX];
-
-	if (loc->pin >= 0)
-		return uf_neg_errno(
-		    linkat(AT_FDCWD, pin_path(loc, buf), newdirfd, newname, AT_SYMLINK_FOLLOW));
-	return uf_neg_errno(linkat(loc->dirfd, loc->name, newdirfd, newname, 0));
+	return uf_neg_errno(linkat(AT_FDCWD, loc->path, newdirfd, newname, AT_SYMLINK_FOLLOW));
 }
 
-const char *uf_loc_path(struct uf_located *loc, bool *ret_follow)
-{
-	*ret_follow = loc->pin >= 0;
-	if (!loc->path)
-		loc->path = loc->pin >= 0
-				? g_strdup_printf("/proc/self/fd/%d", loc->pin)
-				: g_strdup_printf("/proc/self/fd/%d/%s", loc->dirfd, loc->name);
-	return loc->path;
-}
-
-/* Open an O_PATH pin on the topmost object of @ino. Caller holds inodes_lock. */
+/* Open an O_PATH pin on the topmost object of @ino, if it is the object the
+ * inode stands for. Caller holds inodes_lock. */
 static void pin_locked(struct uf_fs *fs, struct uf_inode *ino)
 {
+	struct stat st;
+
 	if (ino->pin >= 0 || !ino->parent)
 		return;
-	int fd = uf_dir_layer_fd(ino->parent,
-				 uf_inode_in_upper(fs, ino) ? 0 : atomic_load(&ino->branch));
-	if (fd >= 0)
-		ino->pin = openat(fd, ino->name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	int dirfd = uf_dir_layer_fd(ino->parent,
+				    uf_inode_in_upper(fs, ino) ? 0 : atomic_load(&ino->branch));
+	if (dirfd < 0)
+		return;
+	int fd = openat(dirfd, ino->name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0 && (fstat(fd, &st) < 0 || !uf_same_object(&st, &ino->real, ino->type))) {
+		close(fd);
+		fd = -1; /* not the object we know: no pin, locate() will say so */
+	}
+	ino->pin = fd;
 }
 
 void uf_inode_open_pin(struct uf_fs *fs, struct uf_inode *ino)
@@ -308,7 +346,7 @@ void uf_inode_adopt_upper(struct uf_fs *fs, struct uf_inode *ino, const struct u
 
 	if (g_hash_table_lookup(fs->unshared, ino) == ino)
 		g_hash_table_remove(fs->unshared, ino);
-	ino->key = *upper;
+	ino->key = ino->real = *upper;
 	g_hash_table_replace(fs->inodes, ino, ino);
 }
 
@@ -337,50 +375,41 @@ void uf_inode_repin(struct uf_fs *fs, struct uf_inode *ino)
 	g_rw_lock_reader_unlock(&fs->rename_lock);
 }
 
-int uf_inode_open(struct uf_fs *fs, struct uf_inode *ino, int flags)
+static int open_which(struct uf_fs *fs, struct uf_inode *ino, enum uf_which which, int flags)
 {
 	struct uf_located loc;
 
 	if (S_ISDIR(ino->type))
 		return uf_neg_errno(openat(uf_inode_top_fd(ino), ".", flags | O_CLOEXEC));
-	int r = uf_inode_locate(fs, ino, -1, &loc);
+	int r = uf_inode_locate(fs, ino, which, &loc);
 	if (r < 0)
 		return r;
 	r = uf_loc_open(&loc, flags);
-	uf_located_done(fs, &loc);
+	uf_located_done(&loc);
 	return r;
+}
+
+int uf_inode_open(struct uf_fs *fs, struct uf_inode *ino, int flags)
+{
+	return open_which(fs, ino, UF_TOP, flags);
 }
 
 int uf_inode_open_data(struct uf_fs *fs, struct uf_inode *ino, int flags)
 {
-	struct uf_located loc;
-
-	if (!S_ISREG(ino->type) || uf_inode_data_in_upper(fs, ino) || !uf_inode_in_upper(fs, ino))
-		return uf_inode_open(fs, ino, flags);
-	int r = uf_inode_locate(fs, ino, atomic_load(&ino->data_branch), &loc);
-	if (r < 0)
-		return r;
-	r = uf_loc_open(&loc, flags);
-	uf_located_done(fs, &loc);
-	return r;
+	return open_which(fs, ino, UF_DATA, flags);
 }
 
 /* A metadata-only copy has no blocks of its own: show its data's. */
 void uf_metacopy_blocks(struct uf_fs *fs, struct uf_inode *ino, struct stat *st)
 {
-	struct uf_located loc;
 	struct stat dst;
 
-	if (uf_inode_locate(fs, ino, atomic_load(&ino->data_branch), &loc) < 0)
-		return;
-	if (uf_loc_stat(&loc, &dst) == 0)
+	if (uf_inode_stat_real(fs, ino, UF_DATA, &dst) == 0)
 		st->st_blocks = dst.st_blocks;
-	uf_located_done(fs, &loc);
 }
 
 int uf_inode_stat(struct uf_fs *fs, struct uf_inode *ino, struct stat *st)
 {
-	struct uf_located loc;
 	int r;
 
 	if (S_ISDIR(ino->type)) {
@@ -390,11 +419,7 @@ int uf_inode_stat(struct uf_fs *fs, struct uf_inode *ino, struct stat *st)
 		r = uf_neg_errno(fstat(uf_inode_top_fd(ino), st));
 		g_mutex_unlock(&ino->lock);
 	} else {
-		r = uf_inode_locate(fs, ino, -1, &loc);
-		if (r < 0)
-			return r;
-		r = uf_loc_stat(&loc, st);
-		uf_located_done(fs, &loc);
+		r = uf_inode_stat_real(fs, ino, UF_TOP, st);
 		if (r == 0 && S_ISREG(ino->type) && !uf_inode_data_in_upper(fs, ino) &&
 		    uf_inode_in_upper(fs, ino))
 			uf_metacopy_blocks(fs, ino, st);
@@ -413,6 +438,7 @@ struct uf_inode *uf_inode_alloc(const struct uf_key *key, mode_t type, const cha
 
 	G_STATIC_ASSERT(offsetof(struct uf_inode, key) == 0);
 	ino->key = *key;
+	ino->real = ino->data_real = *key;
 	ino->type = type & S_IFMT;
 	atomic_init(&ino->upper, -1);
 	atomic_init(&ino->branch, 0);
@@ -500,7 +526,10 @@ struct uf_inode *uf_inode_publish(struct uf_fs *fs, struct uf_inode *dir, const 
 		? (gconstpointer) & (struct uf_inode){ .parent = dir, .name = (char *)name }
 		: &cand->key);
 
-	if (old && old->type == cand->type) {
+	/* The same object as before (for a non-dir: the same real object, not
+	 * only the same origin) is the same inode. */
+	if (old && old->type == cand->type &&
+	    (S_ISDIR(old->type) || uf_key_equal(&old->real, &cand->real))) {
 		count_lookup_locked(old);
 		uf_notify_unwatch_locked(fs, cand);
 		g_clear_pointer(&l, g_mutex_locker_free);
@@ -580,8 +609,14 @@ void uf_inode_set_upper(struct uf_inode *ino, int fd)
 	atomic_store_explicit(&ino->upper, fd, memory_order_release);
 }
 
-void uf_inode_set_in_upper(struct uf_inode *ino, unsigned data_branch)
+void uf_inode_set_in_upper(struct uf_fs *fs, struct uf_inode *ino, const struct uf_key *upper,
+			   unsigned data_branch)
 {
+	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&fs->inodes_lock);
+
+	/* Until now the data was where the object was. */
+	ino->data_real = data_branch ? ino->real : *upper;
+	ino->real = *upper;
 	atomic_store_explicit(&ino->data_branch, data_branch, memory_order_release);
 	atomic_store_explicit(&ino->branch, 0, memory_order_release);
 }

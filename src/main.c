@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
+#include "unionfuse/inval.h"
 #include "unionfuse/notify.h"
 #include "unionfuse/ops.h"
 #include "unionfuse/params.h"
@@ -129,10 +130,18 @@ int main(int argc, char **argv)
 		ret = fail("cannot start the worker threads");
 		goto out_unmount;
 	}
+	if (uf_inval_start(fs, se) < 0) {
+		ret = fail("cannot start the invalidation thread");
+		goto out_workers;
+	}
 	uf_notify_start(fs, se);
 	/* One thread reads and answers requests; the pool takes the ones that
 	 * may block (worker.h says why). */
+	if (!cfg.single_thread)
+		uf_worker_mark_loop_thread();
 	ret = fuse_session_loop(se);
+	uf_inval_stop(fs);
+out_workers:
 	uf_worker_stop(fs);
 	/* libfuse reports the signal that ended the loop: that is a clean exit. */
 	ret = !(ret == 0 || ret == SIGTERM || ret == SIGINT || ret == SIGHUP);

@@ -179,8 +179,10 @@ static void build_nondir(const struct uf_fs *fs, const struct uf_layers *L, unsi
 		struct stat lst;
 		if (fstatat(L->v[i].fd, name, &lst, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
-		if (S_ISREG(lst.st_mode))
+		if (S_ISREG(lst.st_mode)) {
 			atomic_store(&cand->data_branch, L->v[i].branch);
+			cand->data_real = (struct uf_key){ lst.st_dev, lst.st_ino };
+		}
 		return;
 	}
 }
@@ -208,7 +210,11 @@ int uf_namei(struct uf_fs *fs, struct uf_inode *dir, const char *name, struct uf
 	/* Fast path: the kernel forgot it, or it has another name here. */
 	struct uf_inode *ino =
 	    unshared ? uf_inode_find_dentry_lookup(fs, dir, name) : uf_inode_find_lookup(fs, &key);
-	if (ino && ino->type == (st.st_mode & S_IFMT)) {
+	/* A non-dir's inode stands for one real object: if the name now holds
+	 * another (the lower file under a copy that was removed from the
+	 * upper, another hard link), that is a new inode. */
+	if (ino && ino->type == (st.st_mode & S_IFMT) &&
+	    (S_ISDIR(ino->type) || uf_same_object(&st, &ino->real, ino->type))) {
 		if (S_ISREG(ino->type) && !uf_inode_data_in_upper(fs, ino) &&
 		    uf_inode_in_upper(fs, ino))
 			uf_metacopy_blocks(fs, ino, &st);
@@ -224,6 +230,7 @@ int uf_namei(struct uf_fs *fs, struct uf_inode *dir, const char *name, struct uf
 		uf_inode_forget(fs, ino, 1);
 
 	struct uf_inode *cand = uf_inode_alloc(&key, st.st_mode, name);
+	cand->real = cand->data_real = (struct uf_key){ st.st_dev, st.st_ino };
 	cand->unshared = unshared;
 	if (S_ISDIR(st.st_mode))
 		r = build_dir(fs, &L, found, name, cand);

@@ -36,6 +36,7 @@ static struct uf_inode *make_root(struct uf_fs *fs)
 int uf_fs_new(const struct uf_config *c, struct uf_fs **ret, char **reterr_msg)
 {
 	struct uf_fs *fs = g_new0(struct uf_fs, 1);
+	g_autofree char *work_path = NULL;
 	int r;
 
 	fs->work_fd = -1;
@@ -66,10 +67,11 @@ int uf_fs_new(const struct uf_config *c, struct uf_fs **ret, char **reterr_msg)
 	}
 	if (c->workdir && fs->upper) {
 		r = uf_open_workdir(c->workdir, fs->branches, fs->n_branches, &fs->work_fd,
-				    reterr_msg);
+				    &work_path, reterr_msg);
 		if (r < 0)
 			goto fail;
 	}
+	uf_branches_isolate(fs->branches, fs->n_branches, &fs->work_fd, work_path);
 
 	fs->name_max = 255;
 	for (unsigned i = 0; i < fs->n_branches; i++)

@@ -4,6 +4,27 @@
 
 #define UF_WORKERS 16
 
+static _Thread_local bool on_loop_thread;
+
+void uf_worker_mark_loop_thread(void)
+{
+	on_loop_thread = true;
+}
+
+bool uf_worker_on_loop_thread(void)
+{
+	return on_loop_thread;
+}
+
+int uf_inode_trylock(struct uf_inode *ino)
+{
+	if (!on_loop_thread) {
+		g_mutex_lock(&ino->lock);
+		return 0;
+	}
+	return g_mutex_trylock(&ino->lock) ? 0 : -EWOULDBLOCK;
+}
+
 static void job_free(struct uf_job *job)
 {
 	g_free(job->name);

@@ -1,8 +1,8 @@
 /* Extended attributes. The format's own overlay.* names are never shown nor
  * settable through the union; setting or removing another name copies the
  * object up first. Directories are reached by their fds, other objects by
- * /proc/self/fd/PARENT/NAME with the l*xattr() calls, which also works for
- * symlinks and special files. */
+ * the /proc/self/fd path of an O_PATH fd on exactly that object (inode.h:
+ * uf_located), which also works for symlinks and special files. */
 #include <stdio.h>
 #include <string.h>
 #include <sys/xattr.h>
@@ -103,22 +103,23 @@ int uf_copy_xattrs(const struct uf_xobj *src, const struct uf_xobj *dst)
 static int inode_xobj(struct uf_fs *fs, struct uf_inode *ino, struct uf_xobj *ret,
 		      struct uf_located *loc)
 {
-	*loc = (struct uf_located){ .dirfd = -1, .pin = -1 };
+	*loc = (struct uf_located){ .fd = -1 };
 	if (S_ISDIR(ino->type)) {
 		*ret = (struct uf_xobj){ .fd = uf_inode_top_fd(ino) };
 		return 0;
 	}
-	int r = uf_inode_locate(fs, ino, -1, loc);
+	int r = uf_inode_locate(fs, ino, UF_TOP, loc);
 	if (r < 0)
 		return r;
-	*ret = (struct uf_xobj){ .fd = -1 };
-	ret->path = uf_loc_path(loc, &ret->follow);
+	/* l*xattr() would act on the /proc link itself: follow it. */
+	*ret = (struct uf_xobj){ .fd = -1, .path = loc->path, .follow = true };
 	return 0;
 }
 
 static void xobj_done(struct uf_fs *fs, struct uf_located *loc)
 {
-	uf_located_done(fs, loc);
+	(void)fs;
+	uf_located_done(loc);
 }
 
 void uf_ll_getxattr(fuse_req_t req, fuse_ino_t id, const char *name, size_t size)
@@ -235,7 +236,7 @@ static void run_xattr(struct uf_job *j)
 }
 
 /* Set (@value != NULL) or remove an xattr, on the pool if a copy-up of file
- * data comes first. */
+ * data comes first or another copy-up of the object is under way. */
 static void xattr_change(fuse_req_t req, fuse_ino_t id, const char *name, const char *value,
 			 size_t size, int flags)
 {
@@ -243,9 +244,11 @@ static void xattr_change(fuse_req_t req, fuse_ino_t id, const char *name, const 
 	struct uf_inode *ino = uf_inode_from_id(fs, id);
 
 	if (fs->metacopy || !uf_copyup_copies_data(fs, ino)) {
-		fuse_reply_err(req,
-			       -set_or_remove(fs, ino, name, value, size, flags, value == NULL));
-		return;
+		int r = set_or_remove(fs, ino, name, value, size, flags, value == NULL);
+		if (r != -EWOULDBLOCK) {
+			fuse_reply_err(req, -r);
+			return;
+		}
 	}
 	struct uf_job *j = uf_job_new(run_xattr, req);
 	j->ino = id;

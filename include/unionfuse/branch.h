@@ -14,8 +14,14 @@ int uf_branches_open(const struct uf_config *c, struct uf_branch **ret, unsigned
 int uf_check_mountpoint(const char *mnt, const struct uf_branch *b, unsigned n, char **reterr_msg);
 
 /* Open the work directory: writable, on the upper's filesystem, outside the
- * branches. */
+ * branches. Gives its resolved path too. */
 int uf_open_workdir(const char *workdir, const struct uf_branch *b, unsigned n, int *ret_fd,
-		    char **reterr_msg);
+		    char **ret_path, char **reterr_msg);
+
+/* Move the branches' fds (and the work dir's, @work_fd, which may be -1) to
+ * private clones of their mounts that hold none of the mounts below them
+ * (branch.c says why). Best effort: without the privilege for it, they stay
+ * as they are. */
+void uf_branches_isolate(struct uf_branch *b, unsigned n, int *work_fd, const char *work_path);
 
 void uf_branches_free(struct uf_branch *b, unsigned n);

@@ -16,8 +16,10 @@ enum {
 
 /* Make sure @ino (and every parent) has an upper object. Returns 0 when it
  * has one (also when another thread won the race), -EROFS on a read-only
- * union, or -errno; on failure the upper holds nothing new. Takes the
- * inodes' locks one at a time, parents first. */
+ * union, -EWOULDBLOCK on the request loop's thread when another copy-up of
+ * @ino is under way (hand the request to the pool: worker.h), or -errno; on
+ * failure the upper holds nothing new. Takes the inodes' locks one at a
+ * time, parents first. */
 int uf_copyup(struct uf_fs *fs, struct uf_inode *ino, unsigned flags);
 
 /* Would a copy-up of @ino copy file data (and so may take long)? */

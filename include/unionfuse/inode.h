@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include "unionfuse/types.h"
+#include "unionfuse/util.h"
 
 #define UF_MAX_BRANCHES 500
 
@@ -54,33 +55,47 @@ static inline bool uf_inode_data_in_upper(const struct uf_fs *fs, struct uf_inod
 /* Show in @st the blocks of the lower data of metadata-only copy @ino. */
 void uf_metacopy_blocks(struct uf_fs *fs, struct uf_inode *ino, struct stat *st);
 
-/* How to reach a non-directory's real object: by name in its parent's real
- * directory (the parent is held, so dirfd stays valid), or through a pin
- * (a dup owned by the struct). Release with uf_located_done(). */
+/* A non-directory's real object, reached safely: an O_PATH|O_NOFOLLOW fd on
+ * exactly the object the inode stands for (its identity checked after the
+ * open, so a name swapped underneath is never acted on), and the
+ * /proc/self/fd path of that fd for the calls that take a path; following
+ * that magic link reaches the object itself, even a symlink, never what a
+ * symlink points to. Release with uf_located_done(). */
 struct uf_located {
-	struct uf_inode *parent;
-	int dirfd;
-	char *name;
-	int pin;
-	char *path; /* an l*xattr()-able path, made on demand */
+	int fd;
+	char path[UF_PROC_FD_MAX];
 };
 
-/* Locate the topmost object of non-dir @ino, or its object in @branch when
- * @branch >= 0 (then never through the pin). Returns 0 or -errno. */
-int uf_inode_locate(struct uf_fs *fs, struct uf_inode *ino, int branch, struct uf_located *ret);
-void uf_located_done(struct uf_fs *fs, struct uf_located *loc);
+/* Which real object of a non-dir: the topmost, or the one holding its data
+ * (a lower one for a metadata-only copy). */
+enum uf_which { UF_TOP, UF_DATA };
+
+/* Locate the @which object of non-dir @ino. Returns 0, -ESTALE when the name
+ * now holds another object (the kernel's entry is then invalidated), or
+ * -errno. */
+int uf_inode_locate(struct uf_fs *fs, struct uf_inode *ino, enum uf_which which,
+		    struct uf_located *ret);
+void uf_located_done(struct uf_located *loc);
 
 /* Single syscalls on a located object; each returns 0 (or a count) or -errno. */
-int uf_loc_stat(const struct uf_located *loc, struct stat *st);
 int uf_loc_open(const struct uf_located *loc, int flags);
 int uf_loc_chown(const struct uf_located *loc, uid_t uid, gid_t gid);
 int uf_loc_chmod(const struct uf_located *loc, mode_t mode);
 int uf_loc_utimens(const struct uf_located *loc, const struct timespec ts[2]);
 ssize_t uf_loc_readlink(const struct uf_located *loc, char *buf, size_t size);
 int uf_loc_link(const struct uf_located *loc, int newdirfd, const char *newname);
-/* A path naming the object for the xattr calls; *ret_follow tells whether
- * it must be followed (a /proc/self/fd link) or not. */
-const char *uf_loc_path(struct uf_located *loc, bool *ret_follow);
+
+/* stat() the @which object of non-dir @ino, checking its identity (no fd
+ * needed). Returns 0, -ESTALE or -errno. */
+int uf_inode_stat_real(struct uf_fs *fs, struct uf_inode *ino, enum uf_which which,
+		       struct stat *st);
+
+/* Does @st describe the object @want, of type @type? */
+static inline bool uf_same_object(const struct stat *st, const struct uf_key *want, mode_t type)
+{
+	return st->st_dev == want->dev && st->st_ino == want->ino &&
+	       (st->st_mode & S_IFMT) == (type & S_IFMT);
+}
 
 /* Pin non-dir @ino while a handle has it open; unpin at release. */
 void uf_inode_open_pin(struct uf_fs *fs, struct uf_inode *ino);
@@ -176,9 +191,10 @@ void uf_inode_unref(struct uf_fs *fs, struct uf_inode *ino);
  * ino->lock or owns the unpublished inode. */
 void uf_inode_set_upper(struct uf_inode *ino, int fd);
 
-/* Note that non-dir @ino is now in the upper, its data still in branch
- * @data_branch (0: the upper too). Caller holds ino->lock. */
-void uf_inode_set_in_upper(struct uf_inode *ino, unsigned data_branch);
+/* Note that non-dir @ino is now upper object @upper, its data still in
+ * branch @data_branch (0: the upper too). Caller holds ino->lock. */
+void uf_inode_set_in_upper(struct uf_fs *fs, struct uf_inode *ino, const struct uf_key *upper,
+			   unsigned data_branch);
 
 /* Remember @dir/@name as the name of non-dir @ino when it has another
  * (after a lookup by another hard link). Takes inodes_lock. */

@@ -48,6 +48,12 @@ struct uf_inode {
 	 * does too. Immutable. First, so that an inode is its own key in the
 	 * fs->inodes set. */
 	struct uf_key key;
+	/* Non-dirs: the (dev, ino) of the real object that ->branch names, and
+	 * of the one holding the data (they differ for a metadata-only copy).
+	 * Every call that reaches the object by name checks it against these
+	 * before acting, so a name swapped underneath (a symlink put in the
+	 * upper, a rename in a shared lower) is never acted on. inodes_lock. */
+	struct uf_key real, data_real;
 	uint64_t nlookup;	 /* fs->inodes_lock: the kernel's lookup count */
 	struct uf_inode *parent; /* fs->inodes_lock; holds a ref */
 	char *name;		 /* fs->inodes_lock: ->name_buf, or g_malloc'd */
@@ -109,7 +115,8 @@ struct uf_fs {
 	int inotify_fd;	    /* -1 when there is none */
 	int notify_stop_fd; /* eventfd that ends the thread */
 	GThread *notify_thread;
-	struct fuse_session *se;
+	struct fuse_session *se; /* set once mounted; NULL before */
+	GThreadPool *inval_pool; /* one thread: invalidations of stale names */
 	GHashTable *watches; /* inodes_lock: wd -> GPtrArray of dir inodes */
 
 	GThreadPool *pool; /* worker.c: for requests that may block; NULL with -s */

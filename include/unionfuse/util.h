@@ -56,6 +56,9 @@ static inline int uf_take_fd(int *fd)
 extern bool uf_debug_enabled;
 
 void uf_log(int level, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+/* uf_log() for what others can trigger at will (a refused attack, hostile
+ * data on a branch): a few lines a minute at most, then a count. */
+void uf_log_limited(int level, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 
 #define uf_debug(...)                                   \
 	do {                                            \

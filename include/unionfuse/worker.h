@@ -28,6 +28,17 @@ struct uf_job {
 	size_t size;
 };
 
+/* The request loop's thread says so once, before it loops. On that thread,
+ * nothing may wait for a lock that a long job holds (a copy-up of file data
+ * holds its inode's lock for minutes): uf_inode_trylock() answers
+ * -EWOULDBLOCK there instead, and the handler hands the request to the pool. */
+void uf_worker_mark_loop_thread(void);
+bool uf_worker_on_loop_thread(void);
+
+/* Take @ino's lock; on the loop thread only if it is free (-EWOULDBLOCK
+ * otherwise). Returns 0 with the lock held, or -EWOULDBLOCK. */
+int uf_inode_trylock(struct uf_inode *ino);
+
 /* Start the pool (none with -s: then jobs run at once). Returns 0 or -errno. */
 int uf_worker_init(struct uf_fs *fs, bool single_thread);
 void uf_worker_stop(struct uf_fs *fs);
