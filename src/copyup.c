@@ -16,20 +16,13 @@
 
 #include "unionfuse/copyup.h"
 #include "unionfuse/inode.h"
+#include "unionfuse/temp.h"
 #include "unionfuse/util.h"
 #include "unionfuse/whiteout.h"
 #include "unionfuse/worker.h"
 #include "unionfuse/xattr.h"
 
 #define COPY_CHUNK (1 << 20)
-#define TMP_PREFIX ".wh..wh.uf-tmp."
-
-static atomic_uint tmp_counter;
-
-static void tmp_name(char buf[static 64])
-{
-	g_snprintf(buf, 64, TMP_PREFIX "%d.%u", (int)getpid(), atomic_fetch_add(&tmp_counter, 1));
-}
 
 static int copy_range_loop(int src, int dst, off_t start, off_t end)
 {
@@ -39,6 +32,9 @@ static int copy_range_loop(int src, int dst, off_t start, off_t end)
 
 	while (in < end) {
 		size_t want = MIN((off_t)COPY_CHUNK * 16, end - in);
+		/* Ctrl-C or a fatal signal of the caller ends the copy. */
+		if (uf_worker_interrupted())
+			return -EINTR;
 		if (use_cfr) {
 			ssize_t n = copy_file_range(src, &in, dst, &out, want, 0);
 			if (n > 0)
@@ -119,7 +115,7 @@ static int copy_meta_fd(int src, int dst, const struct stat *st)
  * metadata-only copy is a hole of the right size marked overlay.metacopy,
  * as the kernel's metacopy=on makes it. */
 static int make_regular(struct uf_fs *fs, int src, const struct stat *st, int pdir, unsigned flags,
-			bool meta_only, int *ret_dirfd, char ret_tmp[static 64])
+			bool meta_only, int *ret_dirfd, char ret_tmp[static UF_TMP_NAME_MAX])
 {
 	_cleanup_close_ int dst = -1;
 	int r = 0;
@@ -131,7 +127,7 @@ static int make_regular(struct uf_fs *fs, int src, const struct stat *st, int pd
 		if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
 			return -errno;
 		*ret_dirfd = fs->work_fd >= 0 ? fs->work_fd : pdir;
-		tmp_name(ret_tmp);
+		uf_tmp_name(ret_tmp);
 		dst = openat(*ret_dirfd, ret_tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (dst < 0)
 			return -errno;
@@ -144,6 +140,10 @@ static int make_regular(struct uf_fs *fs, int src, const struct stat *st, int pd
 		r = copy_meta_fd(src, dst, st);
 	if (r == 0 && meta_only)
 		r = uf_neg_errno(fsetxattr(dst, fs->xattr_metacopy, "", 0, 0));
+	/* Durable before it is published, as the kernel does unless mounted
+	 * volatile: after a power loss the name shows the whole copy or none. */
+	if (r == 0 && !fs->volatile_upper)
+		r = uf_neg_errno(fsync(dst));
 	if (r < 0)
 		goto fail;
 	return uf_take_fd(&dst);
@@ -256,7 +256,7 @@ static int copyup_one(struct uf_fs *fs, struct uf_inode *ino, struct uf_inode *p
 	bool is_dir = S_ISDIR(ino->type);
 	struct uf_located src = { .fd = -1 };
 	struct stat st, ust, pst;
-	char tmp[64];
+	char tmp[UF_TMP_NAME_MAX];
 	int tmpdir = -1;
 	int r;
 
@@ -293,7 +293,7 @@ static int copyup_one(struct uf_fs *fs, struct uf_inode *ino, struct uf_inode *p
 					     : (struct uf_xobj){ .fd = -1, .path = src.path,
 								 .follow = true };
 		tmpdir = fs->work_fd >= 0 ? fs->work_fd : pdir;
-		tmp_name(tmp);
+		uf_tmp_name(tmp);
 		g_mutex_lock(&parent->lock);
 		r = uf_neg_errno(fstat(pdir, &pst));
 		if (r == 0)
@@ -357,6 +357,9 @@ static int copyup_data(struct uf_fs *fs, struct uf_inode *ino, unsigned flags)
 		if (r == 0)
 			r = uf_neg_errno(
 			    futimens(dst, (struct timespec[2]){ ust.st_atim, ust.st_mtim }));
+		/* The data is on disk before the mark that sends reads below goes. */
+		if (r == 0 && !fs->volatile_upper)
+			r = uf_neg_errno(fdatasync(dst));
 		if (r < 0)
 			return r;
 	}
@@ -396,31 +399,4 @@ int uf_copyup(struct uf_fs *fs, struct uf_inode *ino, unsigned flags)
 	}
 	uf_inode_unref(fs, parent);
 	return r;
-}
-
-void uf_copyup_reap(int dirfd, const char *name)
-{
-	if (!g_str_has_prefix(name, TMP_PREFIX))
-		return;
-	if (atoi(name + strlen(TMP_PREFIX)) == (int)getpid())
-		return; /* ours, in the making */
-	if (unlinkat(dirfd, name, 0) < 0 && errno == EISDIR)
-		unlinkat(dirfd, name, AT_REMOVEDIR);
-}
-
-void uf_copyup_cleanup(struct uf_fs *fs)
-{
-	if (fs->work_fd < 0)
-		return;
-	_cleanup_close_ int fd = openat(fs->work_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	DIR *d = fdopendir(fd);
-	if (!d)
-		return;
-	fd = -1;
-	struct dirent *de;
-	while ((de = readdir(d)))
-		uf_copyup_reap(dirfd(d), de->d_name);
-	closedir(d);
 }

@@ -18,6 +18,7 @@
 #include "unionfuse/namei.h"
 #include "unionfuse/ops.h"
 #include "unionfuse/readdir.h"
+#include "unionfuse/temp.h"
 #include "unionfuse/util.h"
 #include "unionfuse/whiteout.h"
 #include "unionfuse/worker.h"
@@ -270,45 +271,18 @@ void uf_ll_link(fuse_req_t req, fuse_ino_t id, fuse_ino_t newparent, const char 
 	uf_job_submit(fs, j);
 }
 
-/* Remove the upper entry @name of @updir (a file or an empty dir), noting
- * when the last link of a copied-up object goes. */
-static int remove_upper(struct uf_fs *fs, int updir, const char *name, bool is_dir)
+/* Take the upper entry @name of @updir out of the union, leaving a whiteout
+ * when @whiteout, in one atomic step (temp.h); note when the last link of a
+ * copied-up object goes. */
+static int remove_upper(struct uf_fs *fs, int updir, const char *name, bool whiteout)
 {
 	struct stat st;
 
 	if (fstatat(updir, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
-	int r = uf_neg_errno(unlinkat(updir, name, is_dir ? AT_REMOVEDIR : 0));
-	if (r == 0 && (is_dir || st.st_nlink <= 1))
+	int r = uf_remove_aside(updir, name, whiteout);
+	if (r == 0 && (S_ISDIR(st.st_mode) || st.st_nlink <= 1))
 		uf_origin_remove(fs, &(struct uf_key){ st.st_dev, st.st_ino });
-	return r;
-}
-
-/* Empty an upper directory that is empty in the union: only whiteouts and
- * ".wh." names may be left in it. */
-static int clear_whiteouts(int updir)
-{
-	_cleanup_close_ int fd = openat(updir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	DIR *d = fdopendir(fd);
-	if (!d)
-		return -errno;
-	fd = -1;
-	struct dirent *de;
-	struct stat st;
-	int r = 0;
-	while (r == 0 && (de = readdir(d))) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			continue;
-		if (uf_is_whiteout(&st) || (uf_is_wh_name(de->d_name) && !S_ISDIR(st.st_mode)))
-			r = uf_neg_errno(unlinkat(dirfd(d), de->d_name, 0));
-		else
-			r = -ENOTEMPTY;
-	}
-	closedir(d);
 	return r;
 }
 
@@ -336,9 +310,11 @@ static int find_victim(struct uf_fs *fs, struct uf_inode *dir, const char *name,
 	return 0;
 }
 
-/* Check that directory @name in @dir is empty in the union and empty its
- * upper copy of whiteouts. */
-static int prepare_rmdir(struct uf_fs *fs, struct uf_inode *dir, const char *name)
+/* The directory @name of @dir, if it is empty in the union, locked: nothing
+ * can be made in it until the caller unlocks it. Returns it with one lookup
+ * counted. */
+static int lock_empty_dir(struct uf_fs *fs, struct uf_inode *dir, const char *name,
+			  struct uf_inode **ret)
 {
 	struct uf_inode *child;
 	struct stat st;
@@ -346,13 +322,19 @@ static int prepare_rmdir(struct uf_fs *fs, struct uf_inode *dir, const char *nam
 	int r = uf_namei(fs, dir, name, &child, &st);
 	if (r < 0)
 		return r;
+	r = S_ISDIR(child->type) ? uf_inode_trylock(child) : -ENOTDIR;
+	if (r < 0) {
+		uf_inode_forget(fs, child, 1);
+		return r;
+	}
 	r = uf_dir_is_empty(fs, child);
-	if (r == 0)
-		r = -ENOTEMPTY;
-	else if (r > 0)
-		r = uf_inode_upper(child) >= 0 ? clear_whiteouts(uf_inode_upper(child)) : 0;
-	uf_inode_forget(fs, child, 1);
-	return r;
+	if (r <= 0) {
+		g_mutex_unlock(&child->lock);
+		uf_inode_forget(fs, child, 1);
+		return r == 0 ? -ENOTEMPTY : r;
+	}
+	*ret = child;
+	return 0;
 }
 
 /* The inode of non-dir @name in @dir, pinned so that it outlives its name
@@ -368,8 +350,12 @@ static struct uf_inode *pin_victim(struct uf_fs *fs, struct uf_inode *dir, const
 	return ino;
 }
 
+/* Remove @name from @dir: an upper entry goes (with what a dir still holds:
+ * whiteouts) and a whiteout hides a lower one, in a single atomic step, so an
+ * error or a crash leaves the name as it was or gone, never in between. */
 static int do_remove(struct uf_fs *fs, struct uf_inode *dir, const char *name, bool is_dir)
 {
+	struct uf_inode *child = NULL, *victim = NULL;
 	struct victim v;
 
 	if (!fs->upper)
@@ -381,22 +367,28 @@ static int do_remove(struct uf_fs *fs, struct uf_inode *dir, const char *name, b
 		return -ENOTDIR;
 	if (!is_dir && S_ISDIR(v.st.st_mode))
 		return -EISDIR;
+	/* Lock order: the child dir, then its parent (types.h). */
 	if (is_dir) {
-		r = prepare_rmdir(fs, dir, name);
+		r = lock_empty_dir(fs, dir, name, &child);
 		if (r < 0)
 			return r;
 	}
 	r = uf_copyup(fs, dir, 0);
-	if (r < 0)
-		return r;
-	struct uf_inode *victim = is_dir ? NULL : pin_victim(fs, dir, name);
-	int updir = uf_inode_upper(dir);
-	g_mutex_lock(&dir->lock);
-	if (v.in_upper)
-		r = remove_upper(fs, updir, name, is_dir);
-	if (r == 0 && v.in_lower)
-		r = uf_whiteout_create(fs, updir, name);
-	g_mutex_unlock(&dir->lock);
+	if (r == 0 && !is_dir)
+		victim = pin_victim(fs, dir, name);
+	if (r == 0) {
+		int updir = uf_inode_upper(dir);
+		g_mutex_lock(&dir->lock);
+		if (v.in_upper)
+			r = remove_upper(fs, updir, name, v.in_lower);
+		else
+			r = uf_whiteout_create(fs, updir, name);
+		g_mutex_unlock(&dir->lock);
+	}
+	if (child) {
+		g_mutex_unlock(&child->lock);
+		uf_inode_forget(fs, child, 1);
+	}
 	if (victim) {
 		if (r == 0)
 			uf_inode_set_unlinked(fs, victim);
@@ -559,7 +551,9 @@ static int do_rename(struct uf_fs *fs, struct uf_inode *dir, const char *name,
 				goto out;
 			r = uf_copyup(fs, dst, 0);
 			if (r == 0)
-				r = clear_whiteouts(uf_inode_upper(dst));
+				r = uf_copyup(fs, newdir, 0);
+			if (r == 0)
+				r = uf_dir_replace_empty(fs, uf_inode_upper(newdir), newname);
 			if (r < 0)
 				goto out;
 		}

@@ -5,7 +5,7 @@
 #include <fcntl.h>
 #include <string.h>
 
-#include "unionfuse/copyup.h"
+#include "unionfuse/temp.h"
 #include "unionfuse/namei.h"
 #include "unionfuse/readdir.h"
 #include "unionfuse/whiteout.h"
@@ -79,7 +79,7 @@ static int merge_layer(struct uf_fs *fs, const struct uf_layer *layer, bool bott
 			continue;
 		if (uf_is_wh_name(name)) {
 			if (layer->branch == 0 && fs->upper)
-				uf_copyup_reap(fd, name);
+				uf_tmp_reap(fd, name);
 			if (!bottom && !g_str_has_prefix(name, UF_WH_META_PREFIX))
 				g_ptr_array_add(hide, g_strdup(name + UF_WH_PREFIX_LEN));
 			continue;

@@ -2,10 +2,12 @@
  * FUSE init/destroy/statfs handlers, and teardown. */
 #include <fcntl.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/statvfs.h>
 
 #include "unionfuse/branch.h"
 #include "unionfuse/copyup.h"
+#include "unionfuse/temp.h"
 #include "unionfuse/inode.h"
 #include "unionfuse/notify.h"
 #include "unionfuse/ops.h"
@@ -31,6 +33,19 @@ static struct uf_inode *make_root(struct uf_fs *fs)
 	root->nlookup = 1;
 	root->refs = 1;
 	return root;
+}
+
+/* Lock @fd for this daemon. A mount just unmounted may still be tearing
+ * down (umount returns before its daemon exits): give it two seconds. */
+static int lock_in_use(int fd)
+{
+	for (int i = 0;; i++) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			return 0;
+		if (errno != EWOULDBLOCK || i == 40)
+			return -errno;
+		g_usleep(50 * 1000);
+	}
 }
 
 int uf_fs_new(const struct uf_config *c, struct uf_fs **ret, char **reterr_msg)
@@ -72,6 +87,21 @@ int uf_fs_new(const struct uf_config *c, struct uf_fs **ret, char **reterr_msg)
 			goto fail;
 	}
 	uf_branches_isolate(fs->branches, fs->n_branches, &fs->work_fd, work_path);
+	/* One daemon per upper and work dir (the kernel's "in use" check): two
+	 * would build copies over each other's and reap each other's
+	 * temporaries. The lock lives as long as the fd, i.e. the daemon. */
+	if (fs->upper && lock_in_use(fs->upper->fd) < 0) {
+		r = -errno;
+		*reterr_msg = g_strdup_printf("upper branch '%s' is in use by another mount: %s",
+					      fs->upper->path, g_strerror(-r));
+		goto fail;
+	}
+	if (fs->work_fd >= 0 && lock_in_use(fs->work_fd) < 0) {
+		r = -errno;
+		*reterr_msg = g_strdup_printf("workdir '%s' is in use by another mount: %s",
+					      work_path, g_strerror(-r));
+		goto fail;
+	}
 
 	fs->name_max = 255;
 	for (unsigned i = 0; i < fs->n_branches; i++)
@@ -95,7 +125,7 @@ int uf_fs_new(const struct uf_config *c, struct uf_fs **ret, char **reterr_msg)
 	atomic_store(&fs->n_devs, 1);
 	fs->root = make_root(fs);
 	uf_notify_watch(fs, fs->root);
-	uf_copyup_cleanup(fs);
+	uf_tmp_cleanup(fs);
 	*ret = fs;
 	return 0;
 fail:

@@ -5,6 +5,12 @@
 #define UF_WORKERS 16
 
 static _Thread_local bool on_loop_thread;
+static _Thread_local fuse_req_t current_req; /* of the job a worker runs */
+
+bool uf_worker_interrupted(void)
+{
+	return current_req && fuse_req_interrupted(current_req);
+}
 
 void uf_worker_mark_loop_thread(void)
 {
@@ -38,7 +44,9 @@ static void run_job(gpointer data, gpointer user_data)
 	struct uf_job *job = data;
 
 	(void)user_data;
+	current_req = job->req;
 	job->run(job);
+	current_req = NULL;
 	job_free(job);
 }
 

@@ -24,10 +24,3 @@ int uf_copyup(struct uf_fs *fs, struct uf_inode *ino, unsigned flags);
 
 /* Would a copy-up of @ino copy file data (and so may take long)? */
 bool uf_copyup_copies_data(const struct uf_fs *fs, struct uf_inode *ino);
-
-/* Remove @name from upper dir @dirfd if it is a copy-up temporary left by a
- * daemon that died (another pid's). */
-void uf_copyup_reap(int dirfd, const char *name);
-
-/* Remove leftovers of copy-ups interrupted by a crash. */
-void uf_copyup_cleanup(struct uf_fs *fs);

@@ -123,6 +123,7 @@ struct uf_fs {
 	bool writeback;
 	bool posix_acl; /* the kernel sends modes unmasked: apply the umask */
 	bool metacopy;	/* metadata-only copy-up for chmod/chown/utimes/setxattr */
+	bool volatile_upper; /* -o volatile: no fsync of copies (the kernel's volatile) */
 
 	/* Readers: every call that reaches a non-dir by its parent and name
 	 * (uf_inode_locate() to uf_located_done(), pinning). Writer: a rename,

@@ -39,6 +39,10 @@ bool uf_worker_on_loop_thread(void);
  * otherwise). Returns 0 with the lock held, or -EWOULDBLOCK. */
 int uf_inode_trylock(struct uf_inode *ino);
 
+/* Has the request that the calling worker thread is running been
+ * interrupted (the caller got a signal)? False on other threads. */
+bool uf_worker_interrupted(void);
+
 /* Start the pool (none with -s: then jobs run at once). Returns 0 or -errno. */
 int uf_worker_init(struct uf_fs *fs, bool single_thread);
 void uf_worker_stop(struct uf_fs *fs);
