@@ -246,7 +246,7 @@ static void do_link(fuse_req_t req, fuse_ino_t id, fuse_ino_t newparent, const c
 		return;
 	}
 	/* Its names can go now while it lives on: hold on to the object. */
-	uf_inode_keep_pin(fs, ino);
+	uf_inode_keep_pin(fs, ino, false);
 	uf_inode_count_lookup(fs, ino);
 	uf_reply_entry(req, fs, ino, &st);
 }
@@ -346,7 +346,7 @@ static struct uf_inode *pin_victim(struct uf_fs *fs, struct uf_inode *dir, const
 
 	if (uf_namei(fs, dir, name, &ino, &st) < 0)
 		return NULL;
-	uf_inode_keep_pin(fs, ino);
+	uf_inode_keep_pin(fs, ino, true);
 	return ino;
 }
 
@@ -531,7 +531,7 @@ static int do_rename(struct uf_fs *fs, struct uf_inode *dir, const char *name,
 		if (dst == src) /* hard links of one file: nothing to do */
 			goto out;
 		if (!(flags & RENAME_EXCHANGE))
-			uf_inode_keep_pin(fs, dst); /* it may stay open */
+			uf_inode_keep_pin(fs, dst, true); /* it may stay open */
 	}
 	if (dst_exists && !(flags & RENAME_EXCHANGE)) {
 		bool sdir = S_ISDIR(sst.st_mode), ddir = S_ISDIR(dst_st.st_mode);

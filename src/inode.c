@@ -175,6 +175,12 @@ static int name_of(struct uf_fs *fs, struct uf_inode *ino, enum uf_which which,
 		*ret_pin = fcntl(ino->pin, F_DUPFD_CLOEXEC, 0);
 		return *ret_pin < 0 ? -errno : 0;
 	}
+	if (ino->fh && b == ino->fh_branch) {
+		*ret_pin = open_by_handle_at(fs->branches[b].fd, ino->fh, O_PATH | O_CLOEXEC);
+		if (*ret_pin >= 0)
+			return 0;
+		/* ESTALE: no name is left; the name below says so too. */
+	}
 	if (!ino->parent)
 		return -ESTALE;
 	int fd = uf_dir_layer_fd(ino->parent, b);
@@ -282,17 +288,48 @@ int uf_loc_link(const struct uf_located *loc, int newdirfd, const char *newname)
 	return uf_neg_errno(linkat(AT_FDCWD, loc->path, newdirfd, newname, AT_SYMLINK_FOLLOW));
 }
 
-/* Open an O_PATH pin on the topmost object of @ino, if it is the object the
- * inode stands for. Caller holds inodes_lock. */
-static void pin_locked(struct uf_fs *fs, struct uf_inode *ino)
+/* Keep a file handle of @ino's object, found by name in @dirfd of branch
+ * @branch, if it is the object the inode stands for. Caller holds inodes_lock. */
+static bool handle_locked(struct uf_fs *fs, struct uf_inode *ino, int dirfd, unsigned branch)
+{
+	struct file_handle *fh = g_malloc(sizeof(*fh) + MAX_HANDLE_SZ);
+	struct stat st;
+	int mnt_id;
+
+	fh->handle_bytes = MAX_HANDLE_SZ;
+	if (name_to_handle_at(dirfd, ino->name, fh, &mnt_id, 0) < 0) {
+		g_free(fh);
+		return false;
+	}
+	/* The name may have changed between the two calls: check what the
+	 * handle names. */
+	int fd = open_by_handle_at(fs->branches[branch].fd, fh, O_PATH | O_CLOEXEC);
+	bool ok = fd >= 0 && fstat(fd, &st) == 0 && uf_same_object(&st, &ino->real, ino->type);
+	if (fd >= 0)
+		close(fd);
+	if (!ok) {
+		g_free(fh);
+		return false;
+	}
+	ino->fh = g_realloc(fh, sizeof(*fh) + fh->handle_bytes);
+	ino->fh_branch = branch;
+	return true;
+}
+
+/* Give @ino a way to its object that does not depend on its name: an O_PATH
+ * pin, or for @lasting pins where handles work, a file handle. Only the
+ * object the inode stands for is pinned. Caller holds inodes_lock. */
+static void pin_locked(struct uf_fs *fs, struct uf_inode *ino, bool lasting)
 {
 	struct stat st;
 
-	if (ino->pin >= 0 || !ino->parent)
+	if (ino->pin >= 0 || (lasting && ino->fh) || !ino->parent)
 		return;
-	int dirfd = uf_dir_layer_fd(ino->parent,
-				    uf_inode_in_upper(fs, ino) ? 0 : atomic_load(&ino->branch));
+	unsigned branch = uf_inode_in_upper(fs, ino) ? 0 : atomic_load(&ino->branch);
+	int dirfd = uf_dir_layer_fd(ino->parent, branch);
 	if (dirfd < 0)
+		return;
+	if (lasting && fs->handles && handle_locked(fs, ino, dirfd, branch))
 		return;
 	int fd = openat(dirfd, ino->name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (fd >= 0 && (fstat(fd, &st) < 0 || !uf_same_object(&st, &ino->real, ino->type))) {
@@ -309,7 +346,8 @@ void uf_inode_open_pin(struct uf_fs *fs, struct uf_inode *ino)
 	g_rw_lock_reader_lock(&fs->rename_lock);
 	g_mutex_lock(&fs->inodes_lock);
 	ino->nopen++;
-	pin_locked(fs, ino);
+	/* An fd: a handle no longer opens a file unlinked while open. */
+	pin_locked(fs, ino, false);
 	g_mutex_unlock(&fs->inodes_lock);
 	g_rw_lock_reader_unlock(&fs->rename_lock);
 }
@@ -320,21 +358,22 @@ void uf_inode_open_unpin(struct uf_fs *fs, struct uf_inode *ino)
 
 	if (S_ISDIR(ino->type) || UF_WARN_ON(ino->nopen == 0))
 		return;
-	if (--ino->nopen == 0 && !ino->pin_keep && ino->pin >= 0) {
+	if (--ino->nopen == 0 && (!ino->pin_keep || ino->fh) && ino->pin >= 0) {
 		close(ino->pin);
 		ino->pin = -1;
 	}
 }
 
-void uf_inode_keep_pin(struct uf_fs *fs, struct uf_inode *ino)
+void uf_inode_keep_pin(struct uf_fs *fs, struct uf_inode *ino, bool last_name)
 {
 	if (S_ISDIR(ino->type))
 		return;
 	g_rw_lock_reader_lock(&fs->rename_lock);
 	g_mutex_lock(&fs->inodes_lock);
-	if (!ino->pin_keep) {
+	if (!ino->pin_keep || (last_name && ino->pin < 0)) {
 		ino->pin_keep = true;
-		pin_locked(fs, ino);
+		/* A handle opens nothing once the last name is gone. */
+		pin_locked(fs, ino, !last_name);
 	}
 	g_mutex_unlock(&fs->inodes_lock);
 	g_rw_lock_reader_unlock(&fs->rename_lock);
@@ -366,10 +405,12 @@ void uf_inode_repin(struct uf_fs *fs, struct uf_inode *ino)
 {
 	g_rw_lock_reader_lock(&fs->rename_lock);
 	g_mutex_lock(&fs->inodes_lock);
-	if (ino->pin >= 0) {
-		close(ino->pin);
+	if (ino->pin >= 0 || ino->fh) {
+		bool lasting = ino->fh != NULL || ino->nopen == 0;
+		uf_closep(&ino->pin);
 		ino->pin = -1;
-		pin_locked(fs, ino);
+		g_clear_pointer(&ino->fh, g_free);
+		pin_locked(fs, ino, lasting);
 	}
 	g_mutex_unlock(&fs->inodes_lock);
 	g_rw_lock_reader_unlock(&fs->rename_lock);
@@ -473,6 +514,7 @@ void uf_inode_free(struct uf_inode *ino)
 		close(up);
 	if (ino->pin >= 0)
 		close(ino->pin);
+	g_free(ino->fh);
 	for (unsigned i = 0; i < ino->nlower; i++)
 		close(ino->lower[i].fd);
 	g_free(ino->lower);

@@ -165,26 +165,29 @@ static bool is_metacopy(const struct uf_fs *fs, int dirfd, const char *name, con
 	return lgetxattr(path, fs->xattr_metacopy, NULL, 0) >= 0;
 }
 
-static void build_nondir(const struct uf_fs *fs, const struct uf_layers *L, unsigned found,
-			 const char *name, const struct stat *st, struct uf_inode *cand)
+static int build_nondir(const struct uf_fs *fs, const struct uf_layers *L, unsigned found,
+			const char *name, const struct stat *st, struct uf_inode *cand)
 {
 	unsigned branch = L->v[found].branch;
 
 	atomic_store(&cand->branch, branch);
 	atomic_store(&cand->data_branch, branch);
 	if (!fs->upper || branch != 0 || !is_metacopy(fs, L->v[found].fd, name, st))
-		return;
+		return 0;
 	/* The data is in the next lower file of that name. */
 	for (unsigned i = found + 1; i < L->n; i++) {
 		struct stat lst;
 		if (fstatat(L->v[i].fd, name, &lst, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
-		if (S_ISREG(lst.st_mode)) {
-			atomic_store(&cand->data_branch, L->v[i].branch);
-			cand->data_real = (struct uf_key){ lst.st_dev, lst.st_ino };
-		}
-		return;
+		if (!S_ISREG(lst.st_mode))
+			break;
+		atomic_store(&cand->data_branch, L->v[i].branch);
+		cand->data_real = (struct uf_key){ lst.st_dev, lst.st_ino };
+		return 0;
 	}
+	/* As the kernel: never show the hole as the file's data. */
+	uf_log_limited(LOG_WARNING, "metacopy '%s' with no lower data: EIO", name);
+	return -EIO;
 }
 
 int uf_namei(struct uf_fs *fs, struct uf_inode *dir, const char *name, struct uf_inode **ret_ino,
@@ -235,7 +238,7 @@ int uf_namei(struct uf_fs *fs, struct uf_inode *dir, const char *name, struct uf
 	if (S_ISDIR(st.st_mode))
 		r = build_dir(fs, &L, found, name, cand);
 	else
-		build_nondir(fs, &L, found, name, &st, cand);
+		r = build_nondir(fs, &L, found, name, &st, cand);
 	if (r < 0) {
 		uf_inode_discard(cand);
 		return r;
@@ -248,7 +251,7 @@ int uf_namei(struct uf_fs *fs, struct uf_inode *dir, const char *name, struct uf
 	if (S_ISREG(ino->type) && !uf_inode_data_in_upper(fs, ino) && uf_inode_in_upper(fs, ino))
 		uf_metacopy_blocks(fs, ino, &st);
 	if (!S_ISDIR(st.st_mode) && st.st_nlink > 1 && uf_inode_in_upper(fs, ino))
-		uf_inode_keep_pin(fs, ino); /* one of its names may go */
+		uf_inode_keep_pin(fs, ino, false); /* one of its names may go */
 	uf_stat_fixup(fs, ino, &st);
 	*ret_ino = ino;
 	*ret_st = st;

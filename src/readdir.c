@@ -200,17 +200,15 @@ static void do_readdir(fuse_req_t req, fuse_ino_t id, size_t size, off_t off,
 			continue;
 		}
 
-		struct fuse_entry_param ep = { 0 };
+		/* Node id 0: a plain entry, which the kernel looks up itself when
+		 * it needs to. So is one whose lookup failed here (out of fds,
+		 * changed meanwhile): a listing never silently loses a name. */
+		struct fuse_entry_param ep = { .attr.st_ino = e->ino, .attr.st_mode = DTTOIF(e->type) };
 		struct uf_inode *child = NULL;
-		if (i < 2) {
-			ep.attr.st_ino = e->ino;
-			ep.attr.st_mode = DTTOIF(e->type);
-		} else if (uf_namei(fs, dir, e->name, &child, &ep.attr) == 0) {
+		if (i >= 2 && uf_namei(fs, dir, e->name, &child, &ep.attr) == 0) {
 			ep.ino = uf_inode_id(fs, child);
 			ep.attr_timeout = uf_attr_timeout(fs, child);
 			ep.entry_timeout = fs->timeout;
-		} else {
-			continue; /* gone since the listing was made */
 		}
 		n = fuse_add_direntry_plus(req, buf + pos, size - pos, e->name, &ep, i + 1);
 		if (n > size - pos) {

@@ -35,6 +35,24 @@ static struct uf_inode *make_root(struct uf_fs *fs)
 	return root;
 }
 
+/* Can we reopen objects by file handle (CAP_DAC_READ_SEARCH, and a branch
+ * filesystem that has handles)? Tried on the top branch's root. */
+static bool handles_work(int dirfd)
+{
+	struct file_handle *fh = g_malloc(sizeof(*fh) + MAX_HANDLE_SZ);
+	int mnt_id;
+
+	fh->handle_bytes = MAX_HANDLE_SZ;
+	int fd = name_to_handle_at(dirfd, "", fh, &mnt_id, AT_EMPTY_PATH) < 0
+		     ? -1
+		     : open_by_handle_at(dirfd, fh, O_PATH | O_CLOEXEC);
+	g_free(fh);
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
 /* Lock @fd for this daemon. A mount just unmounted may still be tearing
  * down (umount returns before its daemon exits): give it two seconds. */
 static int lock_in_use(int fd)
@@ -103,6 +121,7 @@ int uf_fs_new(const struct uf_config *c, struct uf_fs **ret, char **reterr_msg)
 		goto fail;
 	}
 
+	fs->handles = handles_work(fs->branches[0].fd);
 	fs->name_max = 255;
 	for (unsigned i = 0; i < fs->n_branches; i++)
 		fs->name_max = MIN(fs->name_max, fs->branches[i].name_max);

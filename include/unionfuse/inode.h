@@ -100,8 +100,10 @@ static inline bool uf_same_object(const struct stat *st, const struct uf_key *wa
 /* Pin non-dir @ino while a handle has it open; unpin at release. */
 void uf_inode_open_pin(struct uf_fs *fs, struct uf_inode *ino);
 void uf_inode_open_unpin(struct uf_fs *fs, struct uf_inode *ino);
-/* Pin non-dir @ino for good: it has several links in the upper. */
-void uf_inode_keep_pin(struct uf_fs *fs, struct uf_inode *ino);
+/* Pin non-dir @ino for good: it has several links in the upper, or, with
+ * @last_name, it is about to lose a name that may be its last (then by an
+ * fd: a file handle no longer opens an object without names). */
+void uf_inode_keep_pin(struct uf_fs *fs, struct uf_inode *ino, bool last_name);
 /* @ino lost its name in the union (it lives on, pinned, while open). */
 void uf_inode_set_unlinked(struct uf_fs *fs, struct uf_inode *ino);
 bool uf_inode_is_unlinked(struct uf_fs *fs, struct uf_inode *ino);

@@ -74,6 +74,11 @@ struct uf_inode {
 	 * upper links (its name may go). fs->inodes_lock. */
 	int pin;
 	uint32_t nopen; /* fs->inodes_lock: open file handles */
+	/* Instead of a pin where the daemon may open by handle (root): the
+	 * object's file handle in branch ->fh_branch, so that an upper of
+	 * 20,000 hard links does not cost 20,000 fds. fs->inodes_lock. */
+	struct file_handle *fh;
+	uint16_t fh_branch;
 
 	uint16_t type;		 /* S_IFMT bits, immutable */
 	uint16_t nlower;	 /* dirs: immutable once published */
@@ -123,6 +128,7 @@ struct uf_fs {
 	bool writeback;
 	bool posix_acl; /* the kernel sends modes unmasked: apply the umask */
 	bool metacopy;	/* metadata-only copy-up for chmod/chown/utimes/setxattr */
+	bool handles;	/* open_by_handle_at() works on the branches (root) */
 	bool volatile_upper; /* -o volatile: no fsync of copies (the kernel's volatile) */
 
 	/* Readers: every call that reaches a non-dir by its parent and name
