@@ -77,9 +77,10 @@ static int check_fuse_device(char **reterr_msg)
 	return 0;
 }
 
+/* One line: on stderr before the daemon detaches, in syslog after. */
 static int fail(const char *msg)
 {
-	fprintf(stderr, "unionfuse: %s\n", msg);
+	uf_log(LOG_ERR, "%s", msg);
 	return 1;
 }
 
