@@ -324,6 +324,10 @@ static int copyup_one(struct uf_fs *fs, struct uf_inode *ino, struct uf_inode *p
 	}
 	if (ino->unshared)
 		uf_inode_adopt_upper(fs, ino, &ukey);
+	uf_debug("copy-up '%s' (mode %#o) from branch %u: %s, %lld bytes", name, st.st_mode,
+		 is_dir ? ino->lower[0].branch : lower_branch,
+		 meta_only ? "metadata only" : "whole",
+		 S_ISREG(st.st_mode) && !meta_only ? (long long)st.st_size : 0LL);
 out:
 	uf_located_done(&src);
 	return r;
@@ -366,6 +370,9 @@ static int copyup_data(struct uf_fs *fs, struct uf_inode *ino, unsigned flags)
 	r = uf_neg_errno(fremovexattr(dst, fs->xattr_metacopy));
 	if (r == 0)
 		uf_inode_set_in_upper(fs, ino, &(struct uf_key){ ust.st_dev, ust.st_ino }, 0);
+	uf_debug("copy-up: data of metadata-only copy (origin ino %llu) %s: %d",
+		 (unsigned long long)ino->key.ino,
+		 (flags & UF_COPYUP_NODATA) ? "dropped (truncated)" : "copied", r);
 	return r;
 }
 

@@ -146,6 +146,7 @@ int uf_dir_create(struct uf_fs *fs, fuse_req_t req, struct uf_inode *dir, const 
 			_cleanup_close_ int dfd =
 			    openat(updir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			r = dfd < 0 ? -errno : uf_dir_set_opaque(fs, dfd);
+			uf_debug("mkdir '%s' over a whiteout: made it opaque: %d", name, r);
 		}
 		break;
 	case S_IFLNK:
@@ -384,6 +385,9 @@ static int do_remove(struct uf_fs *fs, struct uf_inode *dir, const char *name, b
 		else
 			r = uf_whiteout_create(fs, updir, name);
 		g_mutex_unlock(&dir->lock);
+		if (v.in_lower)
+			uf_debug("%s '%s': whiteout made in the upper: %d",
+				 is_dir ? "rmdir" : "unlink", name, r);
 	}
 	if (child) {
 		g_mutex_unlock(&child->lock);
@@ -419,6 +423,7 @@ static int set_redirect(struct uf_fs *fs, struct uf_inode *ino)
 		return 0;
 	g_autofree char *path = uf_inode_lower_path(fs, ino);
 	int r = uf_dir_set_redirect(fs, uf_inode_upper(ino), path);
+	uf_debug("rename: redirect '%s' written on the moving dir: %d", path, r);
 	if (r < 0)
 		return r == -ENOTSUP ? -EXDEV : r;
 	g_mutex_lock(&fs->inodes_lock);
@@ -452,6 +457,8 @@ static int keep_unmerged(struct uf_fs *fs, struct uf_inode *ino, struct uf_inode
 {
 	if (!S_ISDIR(ino->type) || ino->nlower > 0 || newdir->nlower == 0)
 		return 0;
+	uf_debug("rename: upper-only dir (ino %llu) made opaque: it moves into a merged dir",
+		 (unsigned long long)ino->key.ino);
 	return uf_dir_set_opaque(fs, uf_inode_upper(ino));
 }
 
@@ -478,6 +485,9 @@ static int rename_upper(struct uf_fs *fs, int from, const char *name, int to, co
 		flags &= ~RENAME_NOREPLACE;
 	r = uf_neg_errno(
 	    renameat2(from, name, to, newname, flags | (whiteout ? RENAME_WHITEOUT : 0)));
+	if (whiteout)
+		uf_debug("rename '%s' -> '%s': whiteout left at the old name: %d", name, newname,
+			 r);
 	if (r < 0 && whiteout && (r == -EINVAL || r == -EPERM || r == -EOPNOTSUPP)) {
 		/* No RENAME_WHITEOUT here (privilege or filesystem). */
 		r = uf_neg_errno(renameat2(from, name, to, newname, flags));
@@ -510,6 +520,13 @@ static int do_rename(struct uf_fs *fs, struct uf_inode *dir, const char *name,
 	r = uf_namei(fs, dir, name, &src, &sst);
 	if (r < 0)
 		return r;
+	/* -o redirect_dir=off: as the kernel, refuse before copying anything
+	 * up; mv(1) then copies the tree. */
+	if (fs->opt.redirect_off && S_ISDIR(src->type) && src->nlower > 0) {
+		uf_debug("rename '%s': directory has lower parts, redirect_dir=off: EXDEV", name);
+		r = -EXDEV;
+		goto out;
+	}
 
 	r = find_victim(fs, newdir, newname, &vdst);
 	bool dst_exists = r == 0;
@@ -530,6 +547,11 @@ static int do_rename(struct uf_fs *fs, struct uf_inode *dir, const char *name,
 			goto out;
 		if (dst == src) /* hard links of one file: nothing to do */
 			goto out;
+		if (fs->opt.redirect_off && (flags & RENAME_EXCHANGE) && S_ISDIR(dst->type) &&
+		    dst->nlower > 0) {
+			r = -EXDEV;
+			goto out;
+		}
 		if (!(flags & RENAME_EXCHANGE))
 			uf_inode_keep_pin(fs, dst, true); /* it may stay open */
 	}

@@ -9,6 +9,7 @@
 #include "unionfuse/inode.h"
 #include "unionfuse/inval.h"
 #include "unionfuse/notify.h"
+#include "unionfuse/super.h"
 #include "unionfuse/util.h"
 
 guint uf_key_hash(gconstpointer k)
@@ -116,6 +117,7 @@ void uf_stat_fixup(struct uf_fs *fs, struct uf_inode *ino, struct stat *st)
 	 * nlink 1 tells find(1) not to rely on it. */
 	if (uf_inode_is_merged(ino))
 		st->st_nlink = 1;
+	uf_stat_apply_opts(fs, st); /* -o squash_to_uid= etc. */
 }
 
 int uf_dir_layer_fd(struct uf_inode *dir, unsigned branch)

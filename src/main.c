@@ -33,6 +33,16 @@ static void usage(const char *prog)
 	       "    -o timeout=SECONDS     entry and attribute cache timeout (default %g)\n"
 	       "    -o writeback           use the kernel's writeback cache\n"
 	       "    -o userxattr           use user.overlay.* xattrs (default for non-root)\n"
+	       "    -o noallow_other       only the mounting user may use the union\n"
+	       "                           (allow_other is the default for root)\n"
+	       "    -o noacl               no POSIX ACLs: mode bits only, ACL xattrs refused\n"
+	       "    -o noxattrs=1          no xattrs through the union (EOPNOTSUPP)\n"
+	       "    -o squash_to_root      report every file as owned by 0:0\n"
+	       "    -o squash_to_uid=UID   report every file as owned by UID\n"
+	       "    -o squash_to_gid=GID   report every file's group as GID\n"
+	       "    -o static_nlink        directories report st_nlink 1\n"
+	       "    -o redirect_dir=off    renaming a directory with lower parts fails (EXDEV)\n"
+	       "    -o threaded=0          as -s\n"
 	       "    -f                     stay in the foreground\n"
 	       "    -d                     debug output (implies -f)\n"
 	       "    -s                     single-threaded\n"
@@ -68,9 +78,10 @@ static int check_fuse_device(char **reterr_msg)
 	return 0;
 }
 
+/* One line: on stderr before the daemon detaches, in syslog after. */
 static int fail(const char *msg)
 {
-	fprintf(stderr, "unionfuse: %s\n", msg);
+	uf_log(LOG_ERR, "%s", msg);
 	return 1;
 }
 
@@ -108,6 +119,14 @@ int main(int argc, char **argv)
 	/* Our defaults go first so that the user's options override them. */
 	fuse_opt_insert_arg(&cfg.fuse_args, 1,
 			    "-odefault_permissions,fsname=unionfuse,subtype=unionfuse");
+	/* A root-mounted union serves every user, as fuse-overlayfs and the
+	 * kernel overlayfs do: safe, since default_permissions makes the kernel
+	 * check each access against the union's owners and modes. Not when the
+	 * user gave allow_root (libfuse refuses both) or -o noallow_other, nor
+	 * for a non-root mount (fusermount3 allows it only with
+	 * user_allow_other in /etc/fuse.conf). */
+	if (geteuid() == 0 && !cfg.allow_given && !cfg.no_allow_other)
+		fuse_opt_insert_arg(&cfg.fuse_args, 1, "-oallow_other");
 	se = fuse_session_new(&cfg.fuse_args, &uf_ll_ops, sizeof(uf_ll_ops), fs);
 	if (!se) {
 		ret = fail("cannot create the FUSE session (bad FUSE option?)");
@@ -126,6 +145,9 @@ int main(int argc, char **argv)
 		ret = 1;
 		goto out_unmount;
 	}
+	/* Detached, stderr is /dev/null: warnings go to syslog/the journal. */
+	if (!cfg.foreground)
+		uf_log_use_syslog();
 	if (uf_worker_init(fs, cfg.single_thread) < 0) {
 		ret = fail("cannot start the worker threads");
 		goto out_unmount;

@@ -201,8 +201,12 @@ int uf_namei(struct uf_fs *fs, struct uf_inode *dir, const char *name, struct uf
 		return -ENOTDIR;
 	uf_inode_layers(dir, &L);
 	int r = uf_find(fs, &L, name, &found, &st);
-	if (r < 0)
+	if (r < 0) {
+		uf_debug("lookup '%s': %s", name, g_strerror(-r));
 		return r;
+	}
+	uf_debug("lookup '%s': mode %#o in branch %u (%s)", name, st.st_mode, L.v[found].branch,
+		 fs->branches[L.v[found].branch].path);
 
 	/* A lower hard link's key needs no resolving: only upper copies have
 	 * origins. Otherwise uf_inode_find_lookup() resolves it. */
@@ -235,10 +239,14 @@ int uf_namei(struct uf_fs *fs, struct uf_inode *dir, const char *name, struct uf
 	struct uf_inode *cand = uf_inode_alloc(&key, st.st_mode, name);
 	cand->real = cand->data_real = (struct uf_key){ st.st_dev, st.st_ino };
 	cand->unshared = unshared;
-	if (S_ISDIR(st.st_mode))
+	if (S_ISDIR(st.st_mode)) {
 		r = build_dir(fs, &L, found, name, cand);
-	else
+		if (r == 0 && cand->redirect)
+			uf_debug("lookup '%s': followed redirect '%s' (%u lower dirs)", name,
+				 cand->redirect, cand->nlower);
+	} else {
 		r = build_nondir(fs, &L, found, name, &st, cand);
+	}
 	if (r < 0) {
 		uf_inode_discard(cand);
 		return r;

@@ -14,6 +14,8 @@ struct parse_state {
 	char *upperdir;
 	char *workdir;
 	char *timeout;
+	char *squash_uid; /* fuse_opt's malloc, as timeout */
+	char *squash_gid;
 	char *error;
 };
 
@@ -34,6 +36,8 @@ enum {
 
 static const struct fuse_opt state_opts[] = {
 	OPT("timeout=%s", timeout),
+	OPT("squash_to_uid=%s", squash_uid),
+	OPT("squash_to_gid=%s", squash_gid),
 	FUSE_OPT_END,
 };
 
@@ -42,15 +46,42 @@ static const struct fuse_opt config_opts[] = {
 	CFG_OPT("writeback", writeback, 1),   CFG_OPT("writeback=1", writeback, 1),
 	CFG_OPT("writeback=0", writeback, 0), CFG_OPT("nowriteback", writeback, 0),
 	CFG_OPT("userxattr", userxattr, 1),   CFG_OPT("metacopy=on", metacopy, 1),
-	CFG_OPT("metacopy=off", metacopy, 0), FUSE_OPT_END,
+	CFG_OPT("metacopy=off", metacopy, 0),
+	/* Options of the kernel overlayfs and fuse-overlayfs that we implement. */
+	CFG_OPT("noacl", noacl, 1), CFG_OPT("noxattrs=1", noxattrs, 1),
+	CFG_OPT("static_nlink", static_nlink, 1), CFG_OPT("squash_to_root", squash_to_root, 1),
+	CFG_OPT("redirect_dir=off", redirect_off, 1), CFG_OPT("threaded=0", threaded_off, 1),
+	CFG_OPT("noallow_other", no_allow_other, 1), FUSE_OPT_END,
 };
 
-/* Options of the kernel overlayfs and fuse-overlayfs that we accept for
- * drop-in compatibility but that change nothing here (docs/usage.md). */
-static const char *const ignored_opts[] = {
-	"redirect_dir=", "index=",	   "xino=",	"nfs_export=", "uuid=",
-	"volatile",	 "fsync=",	   "fast_ino=", "threaded=",   "noacl",
-	"static_nlink",	 "squash_to_root", "noxattrs=", NULL,
+/* The other options of the kernel overlayfs and fuse-overlayfs that change
+ * what the union does. A value in @same describes what unionfuse always
+ * does, so it is accepted; any other value is refused with @why, never
+ * silently ignored: a user who asks for index=on must not believe to have
+ * it. (metacopy=, redirect_dir=off, noxattrs=1, threaded=0 and the
+ * implemented flags are matched by config_opts first.) */
+static const struct {
+	const char *name; /* "index=" takes a value; "volatile" does not */
+	const char *same; /* '|'-separated accepted values, or NULL */
+	const char *why;  /* why other values are refused; NULL: just bad values */
+} compat_opts[] = {
+	{ "redirect_dir=", "on|follow|off",
+	  "redirects in the branches are always followed (redirect_dir=on)" },
+	{ "index=", "off", "there is no inode index (copy-up breaks lower hard links)" },
+	{ "xino=", "on|auto", "st_ino is always made unique across branches (xino=on)" },
+	{ "nfs_export=", "off", "there is no inode index to decode NFS file handles" },
+	{ "uuid=", "null|off|auto", "no origin file handles are recorded, so no uuid is either" },
+	{ "metacopy=", "on|off", NULL },
+	{ "verity=", "off", "fs-verity digests of metacopy files are not checked" },
+	{ "volatile", NULL, "fsync and syncfs always reach the upper" },
+	{ "fsync=", "1", "fsync always reaches the upper" },
+	{ "fast_ino=", "0", "st_ino is always computed the one consistent way" },
+	{ "threaded=", "0|1", NULL },
+	{ "noxattrs=", "0|1", NULL },
+	{ "xattr_permissions=", "0", "owners and modes live on the files themselves" },
+	{ "plugins=", NULL, "there are no layer plugins" },
+	{ "uidmapping=", NULL, "there is no uid mapping (squash_to_uid= reports one owner)" },
+	{ "gidmapping=", NULL, "there is no gid mapping (squash_to_gid= reports one group)" },
 };
 
 /* Options that libfuse's session or mount code understands. */
@@ -73,6 +104,36 @@ static const char *const fuse_known_opts[] = {
 static const char *const dash_opts[] = {
 	"-f", "-d", "-s", "-h", "--help", "-V", "--version", "-o", NULL,
 };
+
+/* Is @arg one of compat_opts? Returns 0 if it asks for what we do anyway,
+ * -EINVAL with a message if it asks for something else, 1 if it is not one. */
+static int compat_opt(const char *arg, char **reterr_msg)
+{
+	for (size_t i = 0; i < G_N_ELEMENTS(compat_opts); i++) {
+		const char *name = compat_opts[i].name;
+		size_t n = strlen(name);
+		bool has_value = name[n - 1] == '=';
+
+		if (has_value ? strncmp(arg, name, n) != 0 : strcmp(arg, name) != 0)
+			continue;
+		if (compat_opts[i].same) {
+			g_auto(GStrv) same = g_strsplit(compat_opts[i].same, "|", -1);
+			if (g_strv_contains((const char *const *)same, arg + n))
+				return 0;
+		}
+		const char *why = compat_opts[i].why, *same = compat_opts[i].same;
+		if (!why)
+			*reterr_msg =
+			    g_strdup_printf("bad value in -o %s (accepted: %s%s)", arg, name, same);
+		else if (same)
+			*reterr_msg = g_strdup_printf("-o %s is not supported: %s (accepted: %s%s)",
+						      arg, why, name, same);
+		else
+			*reterr_msg = g_strdup_printf("-o %s is not supported: %s", arg, why);
+		return -EINVAL;
+	}
+	return 1;
+}
 
 static bool opt_matches(const char *const *table, const char *arg)
 {
@@ -103,10 +164,14 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 			s->error = g_strdup_printf("unknown option '%s' (see --help)", arg);
 		return -1;
 	}
-	if (opt_matches(ignored_opts, arg))
-		return 0;
-	if (opt_matches(fuse_known_opts, arg))
+	int r = compat_opt(arg, &s->error);
+	if (r <= 0)
+		return r < 0 ? -1 : 0; /* fuse_opt: -1 fails, 0 drops the option */
+	if (opt_matches(fuse_known_opts, arg)) {
+		if (strcmp(arg, "allow_other") == 0 || strcmp(arg, "allow_root") == 0)
+			s->cfg->allow_given = true;
 		return 1;
+	}
 	if (!s->error)
 		s->error = g_strdup_printf("unknown option '-o %s' (see --help)", arg);
 	return -1;
@@ -228,12 +293,46 @@ static int parse_timeout(const char *s, double *ret, char **reterr_msg)
 	return 0;
 }
 
+/* A uid or gid: decimal, 0 to 2^32 - 2 ((uid_t)-1 means "unchanged"). */
+static int parse_id(const char *opt, const char *s, int64_t *ret, char **reterr_msg)
+{
+	guint64 v;
+
+	if (!g_ascii_string_to_unsigned(s, 10, 0, UINT32_MAX - 1, &v, NULL)) {
+		*reterr_msg = g_strdup_printf("bad -o %s%s: want a number from 0 to %u", opt, s,
+					      UINT32_MAX - 1);
+		return -EINVAL;
+	}
+	*ret = (int64_t)v;
+	return 0;
+}
+
+/* -o squash_to_root and squash_to_uid=/squash_to_gid= (fuse-overlayfs):
+ * the latter win over the former. */
+static int finish_squash(struct parse_state *s, char **reterr_msg)
+{
+	struct uf_config *c = s->cfg;
+	int r;
+
+	if (c->squash_to_root)
+		c->squash_uid = c->squash_gid = 0;
+	if (s->squash_uid &&
+	    (r = parse_id("squash_to_uid=", s->squash_uid, &c->squash_uid, reterr_msg)) < 0)
+		return r;
+	if (s->squash_gid &&
+	    (r = parse_id("squash_to_gid=", s->squash_gid, &c->squash_gid, reterr_msg)) < 0)
+		return r;
+	return 0;
+}
+
 static void config_init(struct uf_config *c)
 {
 	*c = (struct uf_config){
 		.branches = g_ptr_array_new_with_free_func(g_free),
 		.timeout = UF_DEFAULT_TIMEOUT,
 		.metacopy = 1,
+		.squash_uid = -1,
+		.squash_gid = -1,
 		.fuse_args = FUSE_ARGS_INIT(0, NULL),
 	};
 }
@@ -311,7 +410,7 @@ int uf_params_parse(int argc, char **argv, struct uf_config *c, char **reterr_ms
 	}
 	c->foreground = fo.foreground;
 	c->debug = fo.debug;
-	c->single_thread = fo.singlethread;
+	c->single_thread = fo.singlethread || c->threaded_off;
 	c->show_help = fo.show_help;
 	c->show_version = fo.show_version;
 	free(fo.mountpoint); /* we took the positionals ourselves */
@@ -325,6 +424,14 @@ int uf_params_parse(int argc, char **argv, struct uf_config *c, char **reterr_ms
 		if (r < 0)
 			goto out;
 	}
+	r = finish_squash(&s, reterr_msg);
+	if (r < 0)
+		goto out;
+	if (c->no_allow_other && c->allow_given) {
+		*reterr_msg = g_strdup("-o noallow_other contradicts -o allow_other/allow_root");
+		r = -EINVAL;
+		goto out;
+	}
 	r = finish_branches(&s, reterr_msg);
 	/* A union without an upper is a read-only mount for the kernel too, so
 	 * every write fails with EROFS before it reaches us. */
@@ -336,6 +443,8 @@ out:
 	g_free(s.upperdir);
 	g_free(s.workdir);
 	free(s.timeout);
+	free(s.squash_uid);
+	free(s.squash_gid);
 	g_free(s.error);
 	return r;
 }

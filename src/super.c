@@ -131,6 +131,12 @@ int uf_fs_new(const struct uf_config *c, struct uf_fs **ret, char **reterr_msg)
 	fs->xattr_redirect = g_strconcat(fs->xattr_prefix, "redirect", NULL);
 	fs->xattr_metacopy = g_strconcat(fs->xattr_prefix, "metacopy", NULL);
 	fs->metacopy = c->metacopy;
+	fs->opt.noacl = c->noacl;
+	fs->opt.noxattrs = c->noxattrs;
+	fs->opt.static_nlink = c->static_nlink;
+	fs->opt.redirect_off = c->redirect_off;
+	fs->opt.squash_uid = c->squash_uid;
+	fs->opt.squash_gid = c->squash_gid;
 	fs->inotify_fd = fs->notify_stop_fd = -1;
 	bool watching = uf_notify_init(fs) == 0;
 	/* Watched lowers let the kernel cache for long, as with overlayfs. */
@@ -204,8 +210,9 @@ void uf_ll_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_CACHE_SYMLINKS;
 	/* The kernel enforces POSIX ACLs (default_permissions alone checks
 	 * only the mode bits) and caches them, which also spares ls -l a
-	 * round trip per file. It then leaves the umask to us (dir.c). */
-	if (conn->capable & FUSE_CAP_POSIX_ACL) {
+	 * round trip per file. It then leaves the umask to us (dir.c).
+	 * -o noacl: mode bits only, and xattr.c hides the ACLs. */
+	if ((conn->capable & FUSE_CAP_POSIX_ACL) && !fs->opt.noacl) {
 		conn->want |= FUSE_CAP_POSIX_ACL;
 		fs->posix_acl = true;
 	}
@@ -219,6 +226,16 @@ void uf_ll_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
 	/* flock() and POSIX locks stay in the kernel: one host sees the union. */
 	conn->want &= ~(FUSE_CAP_FLOCK_LOCKS | FUSE_CAP_POSIX_LOCKS);
+}
+
+void uf_stat_apply_opts(const struct uf_fs *fs, struct stat *st)
+{
+	if (fs->opt.squash_uid >= 0)
+		st->st_uid = (uid_t)fs->opt.squash_uid;
+	if (fs->opt.squash_gid >= 0)
+		st->st_gid = (gid_t)fs->opt.squash_gid;
+	if (fs->opt.static_nlink && S_ISDIR(st->st_mode))
+		st->st_nlink = 1;
 }
 
 void uf_ll_destroy(void *userdata)

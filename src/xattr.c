@@ -2,9 +2,13 @@
  * settable through the union; setting or removing another name copies the
  * object up first. Directories are reached by their fds, other objects by
  * the /proc/self/fd path of an O_PATH fd on exactly that object (inode.h:
- * uf_located), which also works for symlinks and special files. */
+ * uf_located), which also works for symlinks and special files. trusted.*
+ * names are listed only to callers with CAP_SYS_ADMIN, as the kernel
+ * overlayfs lists them. */
+#include <linux/capability.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/xattr.h>
 
 #include "unionfuse/copyup.h"
@@ -98,6 +102,68 @@ int uf_copy_xattrs(const struct uf_xobj *src, const struct uf_xobj *dst)
 	return 0;
 }
 
+static bool is_acl_xattr(const char *name)
+{
+	return strcmp(name, "system.posix_acl_access") == 0 ||
+	       strcmp(name, "system.posix_acl_default") == 0;
+}
+
+/* Names that -o noacl/-o noxattrs take away: refused with EOPNOTSUPP, as
+ * by a filesystem without them. */
+static bool xattr_disabled(const struct uf_fs *fs, const char *name)
+{
+	return fs->opt.noxattrs || (fs->opt.noacl && is_acl_xattr(name));
+}
+
+/* Is the line "@key:\t..." of /proc/PID/status text @status there? Returns
+ * what follows the tab, or NULL. */
+static const char *status_field(const char *status, const char *key)
+{
+	size_t n = strlen(key);
+
+	for (const char *p = status; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (strncmp(p, key, n) == 0 && p[n] == ':' && p[n + 1] == '\t')
+			return p + n + 2;
+	return NULL;
+}
+
+/* Does the caller of @req have CAP_SYS_ADMIN in our user namespace, which is
+ * what the kernel overlayfs checks before listing a trusted.* name
+ * (ovl_can_list())? FUSE tells us only the caller's pid and fs ids, so read
+ * its /proc/PID/status. Conservative, since a wrong yes shows a name the
+ * kernel would hide: no when the pid is 0 (the caller is in another pid
+ * namespace), the process is gone, its fs uid is not the request's (the
+ * pid was reused), or it lives in another user namespace (its capabilities
+ * are that namespace's). So even uid 0 sees no trusted.* names then; the
+ * kernel still lets it getxattr() a name it knows. */
+static bool caller_has_sys_admin(fuse_req_t req)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	g_autofree char *path = NULL, *status = NULL;
+	unsigned long long cap;
+	unsigned ruid, euid, suid, fsuid;
+	struct stat self_ns, caller_ns;
+	const char *v;
+
+	if (ctx->pid <= 0)
+		return false;
+	path = g_strdup_printf("/proc/%d/status", (int)ctx->pid);
+	if (!g_file_get_contents(path, &status, NULL, NULL))
+		return false;
+	v = status_field(status, "Uid");
+	if (!v || sscanf(v, "%u %u %u %u", &ruid, &euid, &suid, &fsuid) != 4 || fsuid != ctx->uid)
+		return false;
+	v = status_field(status, "CapEff");
+	if (!v || sscanf(v, "%llx", &cap) != 1 || !(cap & (1ULL << CAP_SYS_ADMIN)))
+		return false;
+	g_free(path);
+	path = g_strdup_printf("/proc/%d/ns/user", (int)ctx->pid);
+	if (stat("/proc/self/ns/user", &self_ns) < 0 || stat(path, &caller_ns) < 0 ||
+	    self_ns.st_ino != caller_ns.st_ino || self_ns.st_dev != caller_ns.st_dev)
+		return false;
+	return true;
+}
+
 /* The xattr object of @ino's topmost real object; release @loc with
  * xobj_done(). */
 static int inode_xobj(struct uf_fs *fs, struct uf_inode *ino, struct uf_xobj *ret,
@@ -130,6 +196,13 @@ void uf_ll_getxattr(fuse_req_t req, fuse_ino_t id, const char *name, size_t size
 
 	if (uf_is_private_xattr(name)) {
 		fuse_reply_err(req, ENODATA);
+		return;
+	}
+	/* No check of trusted.* here: the kernel refused it already to a
+	 * caller without CAP_SYS_ADMIN (xattr_permission()), and knows better
+	 * than we could. */
+	if (xattr_disabled(fs, name)) {
+		fuse_reply_err(req, EOPNOTSUPP);
 		return;
 	}
 	struct uf_inode *ino = uf_inode_from_id(fs, id);
@@ -168,6 +241,10 @@ void uf_ll_listxattr(fuse_req_t req, fuse_ino_t id, size_t size)
 	g_autofree char *raw = NULL;
 	struct uf_xobj o;
 
+	if (fs->opt.noxattrs) {
+		fuse_reply_err(req, EOPNOTSUPP);
+		return;
+	}
 	int r = inode_xobj(fs, uf_inode_from_id(fs, id), &o, &loc);
 	if (r < 0) {
 		fuse_reply_err(req, -r);
@@ -181,9 +258,19 @@ void uf_ll_listxattr(fuse_req_t req, fuse_ino_t id, size_t size)
 		return;
 	}
 	g_autoptr(GString) out = g_string_new(NULL);
-	for (ssize_t i = 0; i < n; i += strlen(raw + i) + 1)
-		if (!uf_is_private_xattr(raw + i))
-			g_string_append_len(out, raw + i, strlen(raw + i) + 1);
+	int trusted_ok = -1; /* caller_has_sys_admin(), asked when needed */
+	for (ssize_t i = 0; i < n; i += strlen(raw + i) + 1) {
+		const char *name = raw + i;
+		if (uf_is_private_xattr(name) || (fs->opt.noacl && is_acl_xattr(name)))
+			continue;
+		if (g_str_has_prefix(name, "trusted.")) {
+			if (trusted_ok < 0)
+				trusted_ok = caller_has_sys_admin(req);
+			if (!trusted_ok)
+				continue;
+		}
+		g_string_append_len(out, name, strlen(name) + 1);
+	}
 	if (size == 0)
 		fuse_reply_xattr(req, out->len);
 	else if (out->len > size)
@@ -199,6 +286,8 @@ static int set_or_remove(struct uf_fs *fs, struct uf_inode *ino, const char *nam
 	struct uf_xobj o;
 	int r;
 
+	if (xattr_disabled(fs, name))
+		return -EOPNOTSUPP;
 	if (!fs->upper)
 		return -EROFS;
 	if (uf_is_private_xattr(name))
@@ -243,6 +332,15 @@ static void xattr_change(fuse_req_t req, fuse_ino_t id, const char *name, const 
 	struct uf_fs *fs = uf_fs_from_req(req);
 	struct uf_inode *ino = uf_inode_from_id(fs, id);
 
+	if (uf_is_private_xattr(name) && !xattr_disabled(fs, name) && fs->upper) {
+		/* Forging whiteouts, opaque dirs or redirects through the union:
+		 * worth a line, but a user may repeat it at will. */
+		uf_log_limited(LOG_WARNING, "refused to %s xattr '%s' (uid %u, pid %d)",
+			       value ? "set" : "remove", name, (unsigned)fuse_req_ctx(req)->uid,
+			       (int)fuse_req_ctx(req)->pid);
+		fuse_reply_err(req, EPERM);
+		return;
+	}
 	if (fs->metacopy || !uf_copyup_copies_data(fs, ino)) {
 		int r = set_or_remove(fs, ino, name, value, size, flags, value == NULL);
 		if (r != -EWOULDBLOCK) {

@@ -5,6 +5,7 @@
 #include <fuse_lowlevel.h>
 #include <glib.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 /* Cache timeouts, seconds (docs/usage.md): long while the lowers are watched
  * for changes, short when they cannot be. */
@@ -23,6 +24,19 @@ struct uf_config {
 	int writeback;
 	int userxattr; /* user.overlay.* instead of trusted.overlay.* */
 	int metacopy;  /* metadata-only copy-up (default on) */
+	/* Options of the kernel overlayfs and fuse-overlayfs (docs/usage.md). */
+	int noacl;	  /* no POSIX ACLs: system.posix_acl_* hidden and refused */
+	int noxattrs;	  /* no xattrs at all through the union */
+	int static_nlink; /* every directory reports st_nlink 1 */
+	int redirect_off; /* redirect_dir=off: renaming a dir with lower parts is EXDEV */
+	int threaded_off; /* threaded=0: as -s */
+	int squash_to_root;
+	int64_t squash_uid; /* st_uid every object reports, or -1 for the real one */
+	int64_t squash_gid;
+	/* allow_other: on by default for root (main.c); -o noallow_other turns it
+	 * off; given explicitly (or allow_root), libfuse gets it as given. */
+	int no_allow_other;
+	bool allow_given;
 
 	bool foreground;
 	bool debug;

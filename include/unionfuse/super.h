@@ -12,3 +12,8 @@
 int uf_fs_new(const struct uf_config *c, struct uf_fs **ret, char **reterr_msg);
 
 void uf_fs_free(struct uf_fs *fs);
+
+/* Apply -o squash_to_root/squash_to_uid=/squash_to_gid= and static_nlink
+ * (fuse-overlayfs's options) to a stat the union reports. The kernel checks
+ * permissions (default_permissions) against what this leaves. */
+void uf_stat_apply_opts(const struct uf_fs *fs, struct stat *st);

@@ -150,6 +150,17 @@ struct uf_fs {
 	GMutex devs_lock;
 	dev_t devs[UF_MAX_DEVS];
 	_Atomic unsigned n_devs;
+
+	/* -o options of the kernel overlayfs and fuse-overlayfs that change
+	 * what the union shows (params.h); immutable. */
+	struct {
+		bool noacl;	    /* no FUSE_CAP_POSIX_ACL; system.posix_acl_* refused */
+		bool noxattrs;	    /* every xattr call fails with EOPNOTSUPP */
+		bool static_nlink;  /* directories report st_nlink 1 */
+		bool redirect_off;  /* redirect_dir=off: no redirect is written */
+		int64_t squash_uid; /* reported st_uid, or -1 */
+		int64_t squash_gid; /* reported st_gid, or -1 */
+	} opt;
 };
 
 static inline struct uf_fs *uf_fs_from_req(fuse_req_t req)

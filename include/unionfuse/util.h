@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <glib.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -55,10 +56,45 @@ static inline int uf_take_fd(int *fd)
 
 extern bool uf_debug_enabled;
 
+/* One line at syslog @level: on stderr ("unionfuse: ...") until
+ * uf_log_use_syslog(), then to syslog. Control characters in the message
+ * are escaped as \xNN: names from a branch are hostile input. */
 void uf_log(int level, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
-/* uf_log() for what others can trigger at will (a refused attack, hostile
- * data on a branch): a few lines a minute at most, then a count. */
-void uf_log_limited(int level, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+/* From now on, log to syslog (ident "unionfuse", LOG_PID, LOG_DAEMON): the
+ * daemon has detached and its stderr is /dev/null. */
+void uf_log_use_syslog(void);
+
+/* Rate limit of one call site of uf_log_limited(): at most
+ * UF_RATELIMIT_BURST messages per UF_RATELIMIT_INTERVAL. */
+#define UF_RATELIMIT_INTERVAL (60 * G_USEC_PER_SEC) /* g_get_monotonic_time() units */
+#define UF_RATELIMIT_BURST 5
+
+struct uf_ratelimit {
+	bool started;	  /* an interval has begun */
+	int64_t begin;	  /* start of the current interval */
+	unsigned printed; /* messages let through in it */
+	unsigned missed;  /* messages suppressed in it */
+};
+
+/* May a message go out at @now (monotonic microseconds)? Counts it either
+ * way. When @now starts a new interval, *ret_missed is the number suppressed
+ * in the last one (to be reported), else 0. The caller serialises. */
+bool uf_ratelimit_allow(struct uf_ratelimit *rl, int64_t now, unsigned *ret_missed);
+
+/* uf_log() under the rate limit @rl; thread-safe. Before the first message
+ * of a new interval it logs "N similar messages suppressed". */
+void uf_log_ratelimited(struct uf_ratelimit *rl, int level, const char *fmt, ...)
+    G_GNUC_PRINTF(3, 4);
+
+/* For what a user or a branch's content can trigger at will (refused
+ * attacks, hostile on-disk data): uf_log() limited per call site, so that
+ * nobody can flood the log. Called as uf_log_limited(LOG_WARNING, fmt, ...). */
+#define uf_log_limited(level, ...)                                              \
+	do {                                                                    \
+		static struct uf_ratelimit uf_log_limited_state_;               \
+		uf_log_ratelimited(&uf_log_limited_state_, level, __VA_ARGS__); \
+	} while (0)
 
 #define uf_debug(...)                                   \
 	do {                                            \

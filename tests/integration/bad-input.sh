@@ -131,6 +131,17 @@ bad "empty branch spec" root "" "$B/mnt"
 bad "empty element in the branch list" root "$B/l1::$B/u" "$B/mnt"
 bad "trailing colon in the branch list" root "$B/l1:$B/u:" "$B/mnt"
 bad "empty lowerdir=" root -o lowerdir= "$B/mnt"
+# Options of the kernel overlayfs and fuse-overlayfs that unionfuse does not
+# implement are refused, never silently ignored (docs/usage.md).
+for o in index=on nfs_export=on xino=off uuid=on redirect_dir=nofollow volatile fsync=0 \
+	verity=on verity=require fast_ino=1 xattr_permissions=1 plugins=/x.so \
+	uidmapping=0:1000:1 gidmapping=0:1000:1 metacopy=yes threaded=2 noxattrs=2 \
+	squash_to_uid=-1 squash_to_uid=abc squash_to_gid=4294967295 squash_to_uid=; do
+	bad "refused option -o $o" root -o "$o" "$B/l1:$B/u" "$B/mnt"
+	bad "refused option -o $o in an fstab-style list" root -o "rw,lowerdir=$B/l1,upperdir=$B/u,workdir=$B/l2,$o" "$B/mnt"
+done
+bad "-o noallow_other with -o allow_other" root -o noallow_other,allow_other "$B/l1:$B/u" "$B/mnt"
+bad "-o noallow_other with -o allow_root" root -o allow_root -o noallow_other "$B/l1:$B/u" "$B/mnt"
 # --- as nobody: control first
 NOBODY_RUN=(setpriv --reuid=65534 --regid=65534 --clear-groups --)
 NOBODY_MUST_NAME=

@@ -70,8 +70,14 @@ if uf_mount "$BIN" "$T/b1:$T/b2:$T/u" "$M" -o allow_other,default_permissions; t
 	uf_check_out "allow_other: nobody lists the root" "OK 28" uf_fsutil_nobody errno listdir "$M"
 	uf_umount "$M"
 fi
+# As root allow_other is the default (mount-options.sh has the details);
+# -o noallow_other turns it off.
 if uf_mount "$BIN" "$T/b1:$T/b2:$T/u" "$M"; then
-	uf_check_out "without allow_other nobody is refused" "EACCES" uf_fsutil_nobody errno stat "$M/a.txt"
+	uf_check_out "root's default is allow_other: nobody stats a file" "OK" uf_fsutil_nobody errno stat "$M/a.txt"
+	uf_umount "$M"
+fi
+if uf_mount "$BIN" "$T/b1:$T/b2:$T/u" "$M" -o noallow_other; then
+	uf_check_out "with -o noallow_other nobody is refused" "EACCES" uf_fsutil_nobody errno stat "$M/a.txt"
 	uf_umount "$M"
 fi
 

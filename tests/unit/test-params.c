@@ -352,6 +352,105 @@ START_TEST(test_params_parse)
 }
 END_TEST
 
+/* Options of the kernel overlayfs and fuse-overlayfs: implemented ones set
+ * their field, those describing what we always do are accepted, the rest
+ * are refused with a message naming the option. Never silently ignored. */
+START_TEST(test_params_compat)
+{
+	static const struct {
+		const char *opts;
+		int r;
+		const char *err; /* the message contains this */
+		bool same;	 /* accepted as what we do anyway: nothing may change */
+		int64_t squash_uid, squash_gid;
+		int noacl, noxattrs, static_nlink, redirect_off, single, no_allow, allow_given;
+	} t[] = {
+		{ "noacl", 0, NULL, false, -1, -1, 1, 0, 0, 0, 0, 0, 0 },
+		{ "noxattrs=1", 0, NULL, false, -1, -1, 0, 1, 0, 0, 0, 0, 0 },
+		{ "noxattrs=0", 0, NULL, false, -1, -1, 0, 0, 0, 0, 0, 0, 0 },
+		{ "static_nlink", 0, NULL, false, -1, -1, 0, 0, 1, 0, 0, 0, 0 },
+		{ "redirect_dir=off", 0, NULL, false, -1, -1, 0, 0, 0, 1, 0, 0, 0 },
+		{ "redirect_dir=on", 0, NULL, false, -1, -1, 0, 0, 0, 0, 0, 0, 0 },
+		{ "redirect_dir=follow", 0, NULL, false, -1, -1, 0, 0, 0, 0, 0, 0, 0 },
+		{ "threaded=0", 0, NULL, false, -1, -1, 0, 0, 0, 0, 1, 0, 0 },
+		{ "threaded=1", 0, NULL, false, -1, -1, 0, 0, 0, 0, 0, 0, 0 },
+		{ "squash_to_root", 0, NULL, false, 0, 0, 0, 0, 0, 0, 0, 0, 0 },
+		{ "squash_to_uid=1000", 0, NULL, false, 1000, -1, 0, 0, 0, 0, 0, 0, 0 },
+		{ "squash_to_gid=7,squash_to_root", 0, NULL, false, 0, 7, 0, 0, 0, 0, 0, 0, 0 },
+		{ "squash_to_uid=4294967294", 0, NULL, false, 4294967294LL, -1, 0, 0, 0, 0, 0, 0, 0 },
+		{ "noallow_other", 0, NULL, false, -1, -1, 0, 0, 0, 0, 0, 1, 0 },
+		{ "allow_other", 0, NULL, false, -1, -1, 0, 0, 0, 0, 0, 0, 1 },
+		{ "allow_root", 0, NULL, false, -1, -1, 0, 0, 0, 0, 0, 0, 1 },
+		{ .opts = "index=off,xino=on,xino=auto,nfs_export=off,uuid=null,uuid=off,uuid=auto",
+		  .same = true },
+		{ .opts = "fsync=1,fast_ino=0,verity=off,xattr_permissions=0,noxattrs=0,threaded=1",
+		  .same = true },
+		{ .opts = "squash_to_uid=-1", .r = -EINVAL, .err = "squash_to_uid=-1" },
+		{ .opts = "squash_to_uid=4294967295", .r = -EINVAL, .err = "squash_to_uid" },
+		{ .opts = "squash_to_gid=1x", .r = -EINVAL, .err = "squash_to_gid=1x" },
+		{ .opts = "squash_to_gid=", .r = -EINVAL, .err = "squash_to_gid" },
+		{ .opts = "noallow_other,allow_other", .r = -EINVAL, .err = "noallow_other" },
+		{ .opts = "index=on", .r = -EINVAL, .err = "index=on" },
+		{ .opts = "nfs_export=on", .r = -EINVAL, .err = "nfs_export=on" },
+		{ .opts = "xino=off", .r = -EINVAL, .err = "xino=off" },
+		{ .opts = "uuid=on", .r = -EINVAL, .err = "uuid=on" },
+		{ .opts = "redirect_dir=nofollow", .r = -EINVAL, .err = "redirect_dir=nofollow" },
+		{ .opts = "volatile", .r = -EINVAL, .err = "volatile" },
+		{ .opts = "fsync=0", .r = -EINVAL, .err = "fsync=0" },
+		{ .opts = "verity=require", .r = -EINVAL, .err = "verity=require" },
+		{ .opts = "fast_ino=1", .r = -EINVAL, .err = "fast_ino=1" },
+		{ .opts = "plugins=/lib/x.so", .r = -EINVAL, .err = "plugins=" },
+		{ .opts = "uidmapping=0:1000:1", .r = -EINVAL, .err = "uidmapping=" },
+		{ .opts = "gidmapping=0:1000:1", .r = -EINVAL, .err = "gidmapping=" },
+		{ .opts = "xattr_permissions=2", .r = -EINVAL, .err = "xattr_permissions=2" },
+		{ .opts = "metacopy=yes", .r = -EINVAL, .err = "metacopy=yes" },
+		{ .opts = "threaded=2", .r = -EINVAL, .err = "threaded=2" },
+		{ .opts = "noxattrs=yes", .r = -EINVAL, .err = "noxattrs=yes" },
+		{ .opts = "rw,index=on,xino=auto", .r = -EINVAL, .err = "index=on" },
+	};
+
+	for (size_t i = 0; i < G_N_ELEMENTS(t); i++) {
+		char *argv[] = { g_strdup("unionfuse"), g_strdup("-o"), g_strdup(t[i].opts),
+				 g_strdup("base:upper"), g_strdup("/mnt"), NULL };
+		struct uf_config c;
+		char *msg = NULL;
+		int r = uf_params_parse(5, argv, &c, &msg);
+
+		ck_assert_msg(r == t[i].r, "-o %s: %d (%s), want %d", t[i].opts, r,
+			      msg ? msg : "-", t[i].r);
+		assert_msg(r, msg, t[i].err, t[i].opts);
+		if (r == 0 && !t[i].same) {
+			ck_assert_msg(c.squash_uid == t[i].squash_uid, "-o %s: squash_uid %lld",
+				      t[i].opts, (long long)c.squash_uid);
+			ck_assert_msg(c.squash_gid == t[i].squash_gid, "-o %s: squash_gid %lld",
+				      t[i].opts, (long long)c.squash_gid);
+			ck_assert_msg(c.noacl == t[i].noacl, "-o %s: noacl", t[i].opts);
+			ck_assert_msg(c.noxattrs == t[i].noxattrs, "-o %s: noxattrs", t[i].opts);
+			ck_assert_msg(c.static_nlink == t[i].static_nlink, "-o %s: static_nlink",
+				      t[i].opts);
+			ck_assert_msg(c.redirect_off == t[i].redirect_off, "-o %s: redirect_off",
+				      t[i].opts);
+			ck_assert_msg(c.single_thread == !!t[i].single, "-o %s: single_thread",
+				      t[i].opts);
+			ck_assert_msg(c.no_allow_other == t[i].no_allow, "-o %s: no_allow_other",
+				      t[i].opts);
+			ck_assert_msg(c.allow_given == !!t[i].allow_given, "-o %s: allow_given",
+				      t[i].opts);
+		} else if (r == 0) {
+			/* Accepted as what we do anyway: nothing changes. */
+			ck_assert_msg(c.squash_uid == -1 && c.squash_gid == -1 && !c.noacl &&
+					  !c.noxattrs && !c.static_nlink && !c.redirect_off &&
+					  !c.single_thread && !c.no_allow_other && !c.allow_given,
+				      "-o %s changed the configuration", t[i].opts);
+		}
+		g_free(msg);
+		uf_config_done(&c);
+		for (int k = 0; argv[k]; k++)
+			g_free(argv[k]);
+	}
+}
+END_TEST
+
 static Suite *params_suite(void)
 {
 	Suite *s = suite_create("params");
@@ -360,6 +459,7 @@ static Suite *params_suite(void)
 	tcase_add_test(tc, test_params_split);
 	tcase_add_test(tc, test_params_branches);
 	tcase_add_loop_test(tc, test_params_parse, 0, G_N_ELEMENTS(parse_cases));
+	tcase_add_test(tc, test_params_compat);
 	suite_add_tcase(s, tc);
 	return s;
 }
