@@ -255,8 +255,8 @@ START_TEST(test_has_aufs_whiteout)
 		bool wh;
 	} t[] = {
 		{ "foo", true },
-		{ "dir", true },      /* any type of ".wh." entry counts */
-		{ "dangling", true }, /* not followed */
+		{ "dir", false },      /* only a regular ".wh." file counts */
+		{ "dangling", false }, /* a symlink, not followed: no whiteout */
 		{ "plain", false },   /* the name itself is no whiteout */
 		{ "bar", false },
 		{ ".wh.foo", false }, /* would be ".wh..wh.foo" */
@@ -360,7 +360,6 @@ START_TEST(test_opaque_redirect_roundtrip)
 	static const char *const paths[] = {
 		"/a/b",
 		"rel",
-		"/",
 		"/with space/and:colon",
 		"/long/xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
 	};
@@ -388,6 +387,11 @@ START_TEST(test_opaque_redirect_roundtrip)
 		ck_assert(memcmp(buf, paths[i], n) == 0);
 	}
 	ck_assert(!uf_dir_is_opaque(f.fs, fd)); /* a redirect is no opaque mark */
+	/* "/" alone is written by nobody and refused by the kernel. */
+	ck_assert_int_eq(uf_dir_set_redirect(f.fs, fd, "/"), 0);
+	ck_assert_int_eq(uf_dir_get_redirect(f.fs, fd, &redirect), -EINVAL);
+	ck_assert_ptr_null(redirect);
+	ck_assert_int_eq(uf_dir_set_redirect(f.fs, fd, paths[G_N_ELEMENTS(paths) - 1]), 0);
 
 	ck_assert_int_eq(uf_dir_set_opaque(f.fs, fd), 0);
 	ck_assert(uf_dir_is_opaque(f.fs, fd));
