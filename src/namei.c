@@ -5,9 +5,13 @@
  * so a symlink inside a branch is never followed and paths may be of any
  * depth. */
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <stdio.h>
+#include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <string.h>
+#include <syslog.h>
+#include <unistd.h>
 
 #include "unionfuse/file.h"
 #include "unionfuse/namei.h"
@@ -65,18 +69,21 @@ int uf_name_in_lower(const struct uf_fs *fs, struct uf_inode *dir, const char *n
 	return r < 0 ? r : 1;
 }
 
-/* Open directory @path ("/a/b") under branch root @rootfd one component at a
- * time, never following a symlink. Returns an O_RDONLY fd or -errno. */
-static int open_dir_path(int rootfd, const char *path)
+/* open_dir_path() before Linux 5.6 (no openat2): one component at a time,
+ * never following a symlink, and refusing to enter another filesystem. A
+ * bind mount of the same filesystem is not seen; openat2() sees it. */
+static int open_dir_walk(int rootfd, const char *rel)
 {
-	g_auto(GStrv) parts = g_strsplit(path, "/", -1);
+	g_auto(GStrv) parts = g_strsplit(rel, "/", -1);
 	_cleanup_close_ int cur = -1;
+	struct stat root, st;
 	int at = rootfd;
 
+	if (fstat(rootfd, &root) < 0)
+		return -errno;
 	for (char **p = parts; *p; p++) {
-		if (**p == '\0' || strcmp(*p, ".") == 0)
-			continue;
-		if (strcmp(*p, "..") == 0)
+		/* uf_redirect_parse() lets none of these through. */
+		if (**p == '\0' || strcmp(*p, ".") == 0 || strcmp(*p, "..") == 0)
 			return -EINVAL;
 		int fd = openat(at, *p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0)
@@ -84,9 +91,36 @@ static int open_dir_path(int rootfd, const char *path)
 		uf_closep(&cur);
 		cur = fd;
 		at = cur;
+		if (fstat(cur, &st) < 0)
+			return -errno;
+		if (st.st_dev != root.st_dev)
+			return -EXDEV;
 	}
 	return cur >= 0 ? uf_take_fd(&cur)
 			: uf_neg_errno(openat(rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+}
+
+/* Open directory @path (an absolute redirect, "/a/b", checked by
+ * uf_redirect_parse()) under branch root @rootfd without leaving the
+ * branch: no symlink, no "..", no mount point on the way. Returns an
+ * O_RDONLY fd or -errno (-ELOOP, -EXDEV where the path would leave). */
+static int open_dir_path(int rootfd, const char *path)
+{
+	struct open_how how = {
+		.flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_XDEV | RESOLVE_NO_SYMLINKS |
+			   RESOLVE_NO_MAGICLINKS,
+	};
+	const char *rel = path + strspn(path, "/");
+
+	if (*rel == '\0')
+		rel = ".";
+	long fd = syscall(SYS_openat2, rootfd, rel, &how, sizeof(how));
+	if (fd >= 0)
+		return fd;
+	if (errno != ENOSYS)
+		return -errno;
+	return open_dir_walk(rootfd, rel);
 }
 
 /* Consider real directory candidate @name under @dirfd in @branch for the
@@ -96,6 +130,9 @@ static bool merge_candidate(const struct uf_fs *fs, GArray *lowers, int dirfd, u
 {
 	struct stat st;
 
+	/* One name, never a path: a redirect that is one was refused. */
+	if (UF_WARN_ON(strchr(name, '/')))
+		return false;
 	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return !(more_below && uf_has_aufs_whiteout(dirfd, name));
 	if (!S_ISDIR(st.st_mode))
@@ -107,8 +144,23 @@ static bool merge_candidate(const struct uf_fs *fs, GArray *lowers, int dirfd, u
 	return !uf_dir_is_opaque(fs, fd);
 }
 
+/* Report an invalid redirect on directory @name: once per mount, as it may
+ * be met on every lookup. */
+static void warn_redirect(struct uf_fs *fs, const char *name, int r)
+{
+	if (atomic_exchange(&fs->redirect_warned, true))
+		return;
+	g_autofree char *shown = g_strescape(name, NULL); /* a branch's name: any bytes */
+	uf_log(LOG_WARNING,
+	       "invalid overlay.redirect on directory '%s' (%s): %s; further ones are not reported",
+	       shown, g_strerror(-r),
+	       r == -ENAMETOOLONG ? "it shows no lower content" : "looking it up fails");
+}
+
 /* Build the layers of a new directory inode whose topmost real dir is @name
- * in layer @found of @L. */
+ * in layer @found of @L. An invalid redirect fails it as the kernel's
+ * lookup does (-EINVAL, -EACCES), or, naming something that cannot exist,
+ * leaves it without lower parts. */
 static int build_dir(struct uf_fs *fs, const struct uf_layers *L, unsigned found, const char *name,
 		     struct uf_inode *cand)
 {
@@ -127,9 +179,18 @@ static int build_dir(struct uf_fs *fs, const struct uf_layers *L, unsigned found
 		    lowers, ((struct uf_layer){ .fd = fd, .wd = -1, .branch = top->branch }));
 
 	if (!uf_dir_is_opaque(fs, fd)) {
-		if (uf_dir_get_redirect(fs, fd, &redirect) < 0)
-			redirect = NULL;
-		if (redirect && redirect[0] == '/') {
+		int r = uf_dir_get_redirect(fs, fd, &redirect);
+		if (r == -EINVAL || r == -EACCES || r == -ENAMETOOLONG)
+			warn_redirect(fs, name, r);
+		if (r < 0 && r != -ENAMETOOLONG) {
+			/* cand owns an upper fd; the lowers' are ours. */
+			for (unsigned i = 0; i < lowers->len; i++)
+				close(g_array_index(lowers, struct uf_layer, i).fd);
+			return r;
+		}
+		if (r == -ENAMETOOLONG) {
+			/* Nothing below can be found by it. */
+		} else if (redirect && redirect[0] == '/') {
 			for (unsigned b = top->branch + 1; b < fs->n_branches; b++) {
 				int lfd = open_dir_path(fs->branches[b].fd, redirect);
 				if (lfd < 0)
@@ -140,6 +201,7 @@ static int build_dir(struct uf_fs *fs, const struct uf_layers *L, unsigned found
 					break;
 			}
 		} else {
+			/* A relative redirect is one name (uf_redirect_parse()). */
 			const char *lname = redirect ? redirect : name;
 			for (unsigned i = found + 1; i < L->n; i++)
 				if (!merge_candidate(fs, lowers, L->v[i].fd, L->v[i].branch, lname,
