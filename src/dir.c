@@ -284,6 +284,47 @@ static int remove_upper(struct uf_fs *fs, int updir, const char *name, bool is_d
 	return r;
 }
 
+/* Remove directory @name in @parent and all below it, never following a
+ * symlink or entering another filesystem; @depth levels at most. For ".wh."
+ * directories: hidden and meaningless, but they must not keep their parent
+ * from being removed. Returns 0 or -errno (-ENOTEMPTY when too deep). */
+static int remove_tree(int parent, const char *name, int depth)
+{
+	struct stat top, st;
+	int r = uf_neg_errno(unlinkat(parent, name, AT_REMOVEDIR));
+
+	if (r != -ENOTEMPTY && r != -EEXIST)
+		return r;
+	if (depth == 0)
+		return -ENOTEMPTY;
+	int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &top) < 0 || fstat(parent, &st) < 0 || top.st_dev != st.st_dev) {
+		close(fd);
+		return -ENOTEMPTY;
+	}
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	struct dirent *de;
+	r = 0;
+	while (r == 0 && (de = readdir(d))) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		r = S_ISDIR(st.st_mode) ? remove_tree(dirfd(d), de->d_name, depth - 1)
+					: uf_neg_errno(unlinkat(dirfd(d), de->d_name, 0));
+		if (r == -ENOENT)
+			r = 0;
+	}
+	closedir(d);
+	return r < 0 ? r : uf_neg_errno(unlinkat(parent, name, AT_REMOVEDIR));
+}
+
 /* Empty an upper directory that is empty in the union: only whiteouts and
  * ".wh." names may be left in it. */
 static int clear_whiteouts(int updir)
@@ -303,7 +344,9 @@ static int clear_whiteouts(int updir)
 			continue;
 		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
-		if (uf_is_whiteout(&st) || (uf_is_wh_name(de->d_name) && !S_ISDIR(st.st_mode)))
+		if (uf_is_wh_name(de->d_name) && S_ISDIR(st.st_mode))
+			r = remove_tree(dirfd(d), de->d_name, 16);
+		else if (uf_is_whiteout(&st) || uf_is_wh_name(de->d_name))
 			r = uf_neg_errno(unlinkat(dirfd(d), de->d_name, 0));
 		else
 			r = -ENOTEMPTY;
