@@ -218,24 +218,26 @@ static int build_dir(struct uf_fs *fs, const struct uf_layers *L, unsigned found
 }
 
 /* Is upper file @name in @dirfd a metadata-only copy? Only a file with holes
- * can be one, which spares the xattr lookup for all others. */
-static bool is_metacopy(const struct uf_fs *fs, int dirfd, const char *name, const struct stat *st)
+ * can be one, which spares the xattr lookup for all others. Returns 1, 0,
+ * or -EIO for an invalid overlay.metacopy value, as the kernel. */
+static int is_metacopy(const struct uf_fs *fs, int dirfd, const char *name, const struct stat *st)
 {
 	if (!S_ISREG(st->st_mode) || st->st_size == 0 || st->st_blocks * 512 >= st->st_size)
-		return false;
+		return 0;
 	g_autofree char *path = g_strdup_printf("/proc/self/fd/%d/%s", dirfd, name);
-	return lgetxattr(path, fs->xattr_metacopy, NULL, 0) >= 0;
+	return uf_file_get_metacopy(fs, path);
 }
 
-static void build_nondir(const struct uf_fs *fs, const struct uf_layers *L, unsigned found,
-			 const char *name, const struct stat *st, struct uf_inode *cand)
+static int build_nondir(const struct uf_fs *fs, const struct uf_layers *L, unsigned found,
+			const char *name, const struct stat *st, struct uf_inode *cand)
 {
 	unsigned branch = L->v[found].branch;
 
 	atomic_store(&cand->branch, branch);
 	atomic_store(&cand->data_branch, branch);
-	if (!fs->upper || branch != 0 || !is_metacopy(fs, L->v[found].fd, name, st))
-		return;
+	int r = fs->upper && branch == 0 ? is_metacopy(fs, L->v[found].fd, name, st) : 0;
+	if (r <= 0)
+		return r;
 	/* The data is in the next lower file of that name. */
 	for (unsigned i = found + 1; i < L->n; i++) {
 		struct stat lst;
@@ -243,8 +245,9 @@ static void build_nondir(const struct uf_fs *fs, const struct uf_layers *L, unsi
 			continue;
 		if (S_ISREG(lst.st_mode))
 			atomic_store(&cand->data_branch, L->v[i].branch);
-		return;
+		return 0;
 	}
+	return 0;
 }
 
 int uf_namei(struct uf_fs *fs, struct uf_inode *dir, const char *name, struct uf_inode **ret_ino,
@@ -290,7 +293,7 @@ int uf_namei(struct uf_fs *fs, struct uf_inode *dir, const char *name, struct uf
 	if (S_ISDIR(st.st_mode))
 		r = build_dir(fs, &L, found, name, cand);
 	else
-		build_nondir(fs, &L, found, name, &st, cand);
+		r = build_nondir(fs, &L, found, name, &st, cand);
 	if (r < 0) {
 		uf_inode_discard(cand);
 		return r;
