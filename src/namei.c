@@ -5,6 +5,7 @@
  * so a symlink inside a branch is never followed and paths may be of any
  * depth. */
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <sys/syscall.h>
@@ -102,8 +103,9 @@ static int open_dir_walk(int rootfd, const char *rel)
 
 /* Open directory @path (an absolute redirect, "/a/b", checked by
  * uf_redirect_parse()) under branch root @rootfd without leaving the
- * branch: no symlink, no "..", no mount point on the way. Returns an
- * O_RDONLY fd or -errno (-ELOOP, -EXDEV where the path would leave). */
+ * branch: no symlink, no "..", no mount point on the way. A path of PATH_MAX
+ * or more is opened in parts. Returns an O_RDONLY fd or -errno (-ELOOP,
+ * -EXDEV where the path would leave). */
 static int open_dir_path(int rootfd, const char *path)
 {
 	struct open_how how = {
@@ -111,16 +113,33 @@ static int open_dir_path(int rootfd, const char *path)
 		.resolve = RESOLVE_BENEATH | RESOLVE_NO_XDEV | RESOLVE_NO_SYMLINKS |
 			   RESOLVE_NO_MAGICLINKS,
 	};
-	const char *rel = path + strspn(path, "/");
+	const char *rest = path + strspn(path, "/");
+	_cleanup_close_ int cur = -1;
 
-	if (*rel == '\0')
-		rel = ".";
-	long fd = syscall(SYS_openat2, rootfd, rel, &how, sizeof(how));
-	if (fd >= 0)
-		return fd;
-	if (errno != ENOSYS)
-		return -errno;
-	return open_dir_walk(rootfd, rel);
+	if (*rest == '\0')
+		rest = ".";
+	while (*rest) {
+		/* Up to PATH_MAX - 1 bytes, ending at a '/' (names are at
+		 * most NAME_MAX, so there is one). */
+		size_t n = strlen(rest);
+		if (n >= PATH_MAX) {
+			n = PATH_MAX - 1;
+			while (n > 0 && rest[n] != '/')
+				n--;
+			if (n == 0)
+				return -ENAMETOOLONG;
+		}
+		g_autofree char *part = g_strndup(rest, n);
+		long fd = syscall(SYS_openat2, cur >= 0 ? cur : rootfd, part, &how, sizeof(how));
+		if (fd < 0 && errno == ENOSYS)
+			return open_dir_walk(cur >= 0 ? cur : rootfd, rest);
+		if (fd < 0)
+			return -errno;
+		uf_closep(&cur);
+		cur = fd;
+		rest += n + (rest[n] == '/');
+	}
+	return uf_take_fd(&cur);
 }
 
 /* Consider real directory candidate @name under @dirfd in @branch for the
