@@ -19,7 +19,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (size_t i = 0; i <= size; i++) {
 		if (i == size || data[i] == '\0') {
 			if (i > start || i < size)
-				g_ptr_array_add(args, g_strndup((const char *)data + start, i - start));
+				g_ptr_array_add(args,
+						g_strndup((const char *)data + start, i - start));
 			start = i + 1;
 		}
 	}

@@ -9,9 +9,8 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	enum uf_opaque o = uf_opaque_parse(data, size);
-	if (o != UF_OPAQUE_NONE &&
-	    (size != 1 || (o == UF_OPAQUE_YES) != (data[0] == 'y') ||
-	     (o == UF_OPAQUE_XWHITEOUTS) != (data[0] == 'x')))
+	if (o != UF_OPAQUE_NONE && (size != 1 || (o == UF_OPAQUE_YES) != (data[0] == 'y') ||
+				    (o == UF_OPAQUE_XWHITEOUTS) != (data[0] == 'x')))
 		__builtin_trap();
 
 	char name[256];

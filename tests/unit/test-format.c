@@ -24,7 +24,7 @@ START_TEST(test_redirect_valid)
 		{ V("/a/b") },
 		{ V("/a/b/c/d") },
 		{ V("name") },
-		{ V("...") },	  /* only "." and ".." are special */
+		{ V("...") }, /* only "." and ".." are special */
 		{ V("/.../a..") },
 		{ V(".hidden") },
 		{ V("/with space/and:colon") },
@@ -56,7 +56,7 @@ START_TEST(test_redirect_invalid)
 		{ V("//a"), -EINVAL },
 		{ V("/a//b"), -EINVAL },
 		{ V("/a/"), -EINVAL },
-		{ V("a/"), -EINVAL },	   /* relative with a '/' */
+		{ V("a/"), -EINVAL }, /* relative with a '/' */
 		{ V("a/b"), -EINVAL },
 		{ V("../../../etc"), -EINVAL }, /* relative, so '/' is refused first */
 		{ V("."), -EACCES },
@@ -198,16 +198,17 @@ START_TEST(test_metacopy)
 		{ V("\0\4") },
 		{ V("\0\4\0") },
 		{ V("y") },
-		{ V("\1\4\0\0") },     /* version 1 */
-		{ V("\0\5\0\0") },     /* len byte says 5, value is 4 */
-		{ V("\0\4\0\0\0") },   /* value 5, len byte 4 */
-		{ V("\0\4\1\0") },     /* a flag we do not know */
-		{ V("\0\4\0\1") },     /* SHA-256 without its digest */
+		{ V("\1\4\0\0") },	/* version 1 */
+		{ V("\0\5\0\0") },	/* len byte says 5, value is 4 */
+		{ V("\0\4\0\0\0") },	/* value 5, len byte 4 */
+		{ V("\0\4\1\0") },	/* a flag we do not know */
+		{ V("\0\4\0\1") },	/* SHA-256 without its digest */
 		{ V("\0\10\0\3abcd") }, /* unknown algorithm */
 		{ V("\0\10\0\0abcd") }, /* a digest without an algorithm */
 	};
 	for (size_t i = 0; i < G_N_ELEMENTS(bad); i++)
-		ck_assert_msg(uf_metacopy_parse(bad[i].v, bad[i].len, &m) == -EINVAL, "case %zu", i);
+		ck_assert_msg(uf_metacopy_parse(bad[i].v, bad[i].len, &m) == -EINVAL, "case %zu",
+			      i);
 	/* Longer than the largest struct. */
 	memset(v, 0, sizeof(v));
 	v[1] = UF_METACOPY_MAX + 1;
@@ -268,7 +269,7 @@ START_TEST(test_origin)
 	/* Malformed. */
 	n = make_fb(v, 8);
 	ck_assert_int_eq(uf_origin_parse(v, UF_FB_HDR - 1, &o), -EINVAL); /* short */
-	ck_assert_int_eq(uf_origin_parse(v, n - 1, &o), -EINVAL);	      /* len > size */
+	ck_assert_int_eq(uf_origin_parse(v, n - 1, &o), -EINVAL);	  /* len > size */
 	v[1] = 0xfa;
 	ck_assert_int_eq(uf_origin_parse(v, n, &o), -EINVAL); /* magic */
 	n = make_fb(v, 8);
@@ -313,8 +314,7 @@ START_TEST(test_wh_names)
 	};
 	for (size_t i = 0; i < G_N_ELEMENTS(t); i++) {
 		const char *target = "untouched";
-		ck_assert_msg(uf_wh_name_parse(t[i].name, &target) == t[i].kind, "'%s'",
-			      t[i].name);
+		ck_assert_msg(uf_wh_name_parse(t[i].name, &target) == t[i].kind, "'%s'", t[i].name);
 		ck_assert_str_eq(target, t[i].target ? t[i].target : "untouched");
 		ck_assert_int_eq(uf_wh_name_parse(t[i].name, NULL), t[i].kind);
 	}
