@@ -8,3 +8,10 @@ top="$(cd "$(dirname "$0")/.." && pwd)"
 "$top/scripts/build.sh"
 cd "$top"
 meson test -C build --print-errorlogs "$@"
+
+# Fuzzing (scripts/fuzz.sh): each parser of untrusted input for
+# UF_FUZZ_SECONDS (20) with clang+libFuzzer in build-fuzz. Only on a whole
+# run; UF_FUZZ_SECONDS=0 skips it.
+if [ $# -eq 0 ] && [ "${UF_FUZZ_SECONDS:-20}" != 0 ]; then
+	"$top/scripts/fuzz.sh" "${UF_FUZZ_SECONDS:-20}"
+fi

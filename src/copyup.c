@@ -96,7 +96,7 @@ static int copy_data(int src, int dst, off_t size)
 
 /* Metadata in an order that keeps it: owner before mode (chown clears
  * setuid), xattrs after chown (it clears security.capability), times last. */
-static int copy_meta_fd(int src, int dst, const struct stat *st)
+static int copy_meta_fd(const struct uf_fs *fs, int src, int dst, const struct stat *st)
 {
 	struct timespec ts[2] = { st->st_atim, st->st_mtim };
 
@@ -104,7 +104,7 @@ static int copy_meta_fd(int src, int dst, const struct stat *st)
 		return -errno;
 	if (fchmod(dst, st->st_mode & 07777) < 0)
 		return -errno;
-	int r = uf_copy_xattrs(&(struct uf_xobj){ .fd = src }, &(struct uf_xobj){ .fd = dst });
+	int r = uf_copy_xattrs(fs, &(struct uf_xobj){ .fd = src }, &(struct uf_xobj){ .fd = dst });
 	if (r < 0)
 		return r;
 	return uf_neg_errno(futimens(dst, ts));
@@ -137,7 +137,7 @@ static int make_regular(struct uf_fs *fs, int src, const struct stat *st, int pd
 	else if (!(flags & UF_COPYUP_NODATA))
 		r = copy_data(src, dst, st->st_size);
 	if (r == 0)
-		r = copy_meta_fd(src, dst, st);
+		r = copy_meta_fd(fs, src, dst, st);
 	if (r == 0 && meta_only)
 		r = uf_neg_errno(fsetxattr(dst, fs->xattr_metacopy, "", 0, 0));
 	/* Durable before it is published, as the kernel does unless mounted
@@ -193,8 +193,8 @@ static bool is_ours(const struct stat *st, mode_t type)
  * O_PATH fd of it unless it is a dir) under temporary name @tmp in @tmpdir,
  * with its metadata. Every change after the creation goes through an fd of
  * the new object. Fills @ret_st with the copy's attributes. */
-static int make_other(int srcfd, const struct uf_xobj *src, const struct stat *st, int tmpdir,
-		      const char *tmp, struct stat *ret_st)
+static int make_other(const struct uf_fs *fs, int srcfd, const struct uf_xobj *src,
+		      const struct stat *st, int tmpdir, const char *tmp, struct stat *ret_st)
 {
 	struct timespec ts[2] = { st->st_atim, st->st_mtim };
 	_cleanup_close_ int fd = -1;
@@ -235,7 +235,8 @@ static int make_other(int srcfd, const struct uf_xobj *src, const struct stat *s
 	if (r == 0 && !S_ISLNK(st->st_mode))
 		r = uf_neg_errno(fchmodat(AT_FDCWD, path, st->st_mode & 07777, 0));
 	if (r == 0)
-		r = uf_copy_xattrs(src, &(struct uf_xobj){ .fd = -1, .path = path, .follow = true });
+		r = uf_copy_xattrs(fs, src,
+				   &(struct uf_xobj){ .fd = -1, .path = path, .follow = true });
 	if (r == 0)
 		r = uf_neg_errno(utimensat(fd, "", ts, AT_EMPTY_PATH));
 	if (r == 0)
@@ -297,7 +298,7 @@ static int copyup_one(struct uf_fs *fs, struct uf_inode *ino, struct uf_inode *p
 		g_mutex_lock(&parent->lock);
 		r = uf_neg_errno(fstat(pdir, &pst));
 		if (r == 0)
-			r = make_other(src.fd, &xsrc, &st, tmpdir, tmp, &ust);
+			r = make_other(fs, src.fd, &xsrc, &st, tmpdir, tmp, &ust);
 		if (r == 0)
 			r = publish(fs, ino, &ust, -1, tmpdir, tmp, pdir, name);
 	}

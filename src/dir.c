@@ -386,7 +386,7 @@ static int do_remove(struct uf_fs *fs, struct uf_inode *dir, const char *name, b
 			r = uf_whiteout_create(fs, updir, name);
 		g_mutex_unlock(&dir->lock);
 		if (v.in_lower)
-			uf_debug("%s '%s': whiteout made in the upper: %d",
+			uf_debug("%s '%s': whiteout created in the upper: %d",
 				 is_dir ? "rmdir" : "unlink", name, r);
 	}
 	if (child) {

@@ -5,9 +5,14 @@
  * so a symlink inside a branch is never followed and paths may be of any
  * depth. */
 #include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
 #include <stdio.h>
+#include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <string.h>
+#include <syslog.h>
+#include <unistd.h>
 
 #include "unionfuse/file.h"
 #include "unionfuse/namei.h"
@@ -65,18 +70,21 @@ int uf_name_in_lower(const struct uf_fs *fs, struct uf_inode *dir, const char *n
 	return r < 0 ? r : 1;
 }
 
-/* Open directory @path ("/a/b") under branch root @rootfd one component at a
- * time, never following a symlink. Returns an O_RDONLY fd or -errno. */
-static int open_dir_path(int rootfd, const char *path)
+/* open_dir_path() before Linux 5.6 (no openat2): one component at a time,
+ * never following a symlink, and refusing to enter another filesystem. A
+ * bind mount of the same filesystem is not seen; openat2() sees it. */
+static int open_dir_walk(int rootfd, const char *rel)
 {
-	g_auto(GStrv) parts = g_strsplit(path, "/", -1);
+	g_auto(GStrv) parts = g_strsplit(rel, "/", -1);
 	_cleanup_close_ int cur = -1;
+	struct stat root, st;
 	int at = rootfd;
 
+	if (fstat(rootfd, &root) < 0)
+		return -errno;
 	for (char **p = parts; *p; p++) {
-		if (**p == '\0' || strcmp(*p, ".") == 0)
-			continue;
-		if (strcmp(*p, "..") == 0)
+		/* uf_redirect_parse() lets none of these through. */
+		if (**p == '\0' || strcmp(*p, ".") == 0 || strcmp(*p, "..") == 0)
 			return -EINVAL;
 		int fd = openat(at, *p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0)
@@ -84,41 +92,126 @@ static int open_dir_path(int rootfd, const char *path)
 		uf_closep(&cur);
 		cur = fd;
 		at = cur;
+		if (fstat(cur, &st) < 0)
+			return -errno;
+		if (st.st_dev != root.st_dev)
+			return -EXDEV;
 	}
 	return cur >= 0 ? uf_take_fd(&cur)
 			: uf_neg_errno(openat(rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
 }
 
+/* Open directory @path (an absolute redirect, "/a/b", checked by
+ * uf_redirect_parse()) under branch root @rootfd without leaving the
+ * branch: no symlink, no "..", no mount point on the way. A path of PATH_MAX
+ * or more is opened in parts. Returns an O_RDONLY fd or -errno (-ELOOP,
+ * -EXDEV where the path would leave). */
+static int open_dir_path(int rootfd, const char *path)
+{
+	struct open_how how = {
+		.flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC,
+		.resolve =
+		    RESOLVE_BENEATH | RESOLVE_NO_XDEV | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	};
+	const char *rest = path + strspn(path, "/");
+	_cleanup_close_ int cur = -1;
+
+	if (*rest == '\0')
+		rest = ".";
+	while (*rest) {
+		/* Up to PATH_MAX - 1 bytes, ending at a '/' (names are at
+		 * most NAME_MAX, so there is one). */
+		size_t n = strlen(rest);
+		if (n >= PATH_MAX) {
+			n = PATH_MAX - 1;
+			while (n > 0 && rest[n] != '/')
+				n--;
+			if (n == 0)
+				return -ENAMETOOLONG;
+		}
+		g_autofree char *part = g_strndup(rest, n);
+		long fd = syscall(SYS_openat2, cur >= 0 ? cur : rootfd, part, &how, sizeof(how));
+		if (fd < 0 && errno == ENOSYS)
+			return open_dir_walk(cur >= 0 ? cur : rootfd, rest);
+		if (fd < 0)
+			return -errno;
+		uf_closep(&cur);
+		cur = fd;
+		rest += n + (rest[n] == '/');
+	}
+	return uf_take_fd(&cur);
+}
+
 /* Consider real directory candidate @name under @dirfd in @branch for the
- * merged directory being built in @lowers. Returns true to keep walking. */
-static bool merge_candidate(const struct uf_fs *fs, GArray *lowers, int dirfd, unsigned branch,
-			    const char *name, bool more_below)
+ * merged directory being built in @lowers. Returns 1 to keep walking, 0 to
+ * stop, or -errno: a layer that could not be read (out of fds, EIO) fails
+ * the lookup rather than silently leaving a partial directory. */
+static int merge_candidate(const struct uf_fs *fs, GArray *lowers, int dirfd, unsigned branch,
+			   const char *name, bool more_below)
 {
 	struct stat st;
 
-	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+	/* One name, never a path: a redirect that is one was refused. */
+	if (UF_WARN_ON(strchr(name, '/')))
+		return -EIO;
+	int r = uf_neg_errno(fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW));
+	if (r == -ENOENT || r == -ENAMETOOLONG)
 		return !(more_below && uf_has_aufs_whiteout(dirfd, name));
+	if (r < 0)
+		return r;
 	if (!S_ISDIR(st.st_mode))
-		return false; /* a whiteout or a non-dir ends the merge */
+		return 0; /* a whiteout or a non-dir ends the merge */
 	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
-		return false;
+		return errno == ENOENT || errno == ENOTDIR ? 0 : -errno; /* changed meanwhile */
 	g_array_append_val(lowers, ((struct uf_layer){ .fd = fd, .wd = -1, .branch = branch }));
 	return !uf_dir_is_opaque(fs, fd);
 }
 
+/* Close the lower fds gathered for a directory that will not be built. */
+static void close_layers(GArray *lowers)
+{
+	for (unsigned i = 0; i < lowers->len; i++)
+		close(g_array_index(lowers, struct uf_layer, i).fd);
+	g_array_set_size(lowers, 0);
+}
+
+/* Report an invalid redirect on directory @name: once per mount, as it may
+ * be met on every lookup. */
+static void warn_redirect(struct uf_fs *fs, const char *name, int r)
+{
+	if (atomic_exchange(&fs->redirect_warned, true))
+		return;
+	g_autofree char *shown = g_strescape(name, NULL); /* a branch's name: any bytes */
+	uf_log(LOG_WARNING,
+	       "invalid overlay.redirect on directory '%s' (%s): %s; further ones are not reported",
+	       shown, g_strerror(-r),
+	       r == -ENAMETOOLONG ? "it shows no lower content" : "looking it up fails");
+}
+
 /* Build the layers of a new directory inode whose topmost real dir is @name
- * in layer @found of @L. */
+ * in layer @found of @L. An invalid redirect fails it as the kernel's
+ * lookup does (-EINVAL, -EACCES), or, naming something that cannot exist,
+ * leaves it without lower parts. */
 static int build_dir(struct uf_fs *fs, const struct uf_layers *L, unsigned found, const char *name,
-		     struct uf_inode *cand)
+		     const struct stat *st, struct uf_inode *cand)
 {
 	const struct uf_layer *top = &L->v[found];
 	g_autoptr(GArray) lowers = g_array_new(FALSE, FALSE, sizeof(struct uf_layer));
 	g_autofree char *redirect = NULL;
+	struct stat fst;
 	int fd = openat(top->fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
 	if (fd < 0)
 		return -errno;
+	/* The dir opened must be the one whose attributes the kernel gets (it
+	 * checks permissions on them): not another swapped in meanwhile. */
+	if (fstat(fd, &fst) < 0 || !uf_same_object(&fst, &(struct uf_key){ st->st_dev, st->st_ino },
+						   S_IFDIR)) {
+		close(fd);
+		uf_log_limited(LOG_WARNING, "directory '%s' changed during its lookup", name);
+		return -ESTALE;
+	}
 	bool top_is_upper = fs->upper && top->branch == 0;
 	if (top_is_upper)
 		uf_inode_set_upper(cand, fd);
@@ -127,11 +220,23 @@ static int build_dir(struct uf_fs *fs, const struct uf_layers *L, unsigned found
 		    lowers, ((struct uf_layer){ .fd = fd, .wd = -1, .branch = top->branch }));
 
 	if (!uf_dir_is_opaque(fs, fd)) {
-		if (uf_dir_get_redirect(fs, fd, &redirect) < 0)
-			redirect = NULL;
-		if (redirect && redirect[0] == '/') {
+		int r = uf_dir_get_redirect(fs, fd, &redirect);
+		if (r == -EINVAL || r == -EACCES || r == -ENAMETOOLONG)
+			warn_redirect(fs, name, r);
+		if (r < 0 && r != -ENAMETOOLONG) {
+			/* cand owns an upper fd; the lowers' are ours. */
+			close_layers(lowers);
+			return r;
+		}
+		if (r == -ENAMETOOLONG) {
+			r = 0; /* nothing below can be found by it */
+		} else if (redirect && redirect[0] == '/') {
 			for (unsigned b = top->branch + 1; b < fs->n_branches; b++) {
 				int lfd = open_dir_path(fs->branches[b].fd, redirect);
+				if (lfd == -EMFILE || lfd == -ENFILE || lfd == -ENOMEM || lfd == -EIO) {
+					r = lfd;
+					break;
+				}
 				if (lfd < 0)
 					continue;
 				g_array_append_val(lowers, ((struct uf_layer){
@@ -140,11 +245,19 @@ static int build_dir(struct uf_fs *fs, const struct uf_layers *L, unsigned found
 					break;
 			}
 		} else {
+			/* A relative redirect is one name (uf_redirect_parse()). */
 			const char *lname = redirect ? redirect : name;
-			for (unsigned i = found + 1; i < L->n; i++)
-				if (!merge_candidate(fs, lowers, L->v[i].fd, L->v[i].branch, lname,
-						     i + 1 < L->n))
+			for (unsigned i = found + 1; i < L->n; i++) {
+				r = merge_candidate(fs, lowers, L->v[i].fd, L->v[i].branch, lname,
+						    i + 1 < L->n);
+				if (r <= 0)
 					break;
+			}
+		}
+		if (r < 0) {
+			/* cand owns an upper fd; the lowers' are ours. */
+			close_layers(lowers);
+			return r;
 		}
 		/* Kept as found, relative or absolute: a later rename starts
 		 * from it (uf_inode_lower_path()). */
@@ -156,13 +269,14 @@ static int build_dir(struct uf_fs *fs, const struct uf_layers *L, unsigned found
 }
 
 /* Is upper file @name in @dirfd a metadata-only copy? Only a file with holes
- * can be one, which spares the xattr lookup for all others. */
-static bool is_metacopy(const struct uf_fs *fs, int dirfd, const char *name, const struct stat *st)
+ * can be one, which spares the xattr lookup for all others. Returns 1, 0,
+ * or -EIO for an invalid overlay.metacopy value, as the kernel. */
+static int is_metacopy(const struct uf_fs *fs, int dirfd, const char *name, const struct stat *st)
 {
 	if (!S_ISREG(st->st_mode) || st->st_size == 0 || st->st_blocks * 512 >= st->st_size)
-		return false;
+		return 0;
 	g_autofree char *path = g_strdup_printf("/proc/self/fd/%d/%s", dirfd, name);
-	return lgetxattr(path, fs->xattr_metacopy, NULL, 0) >= 0;
+	return uf_file_get_metacopy(fs, path);
 }
 
 static int build_nondir(const struct uf_fs *fs, const struct uf_layers *L, unsigned found,
@@ -172,8 +286,9 @@ static int build_nondir(const struct uf_fs *fs, const struct uf_layers *L, unsig
 
 	atomic_store(&cand->branch, branch);
 	atomic_store(&cand->data_branch, branch);
-	if (!fs->upper || branch != 0 || !is_metacopy(fs, L->v[found].fd, name, st))
-		return 0;
+	int r = fs->upper && branch == 0 ? is_metacopy(fs, L->v[found].fd, name, st) : 0;
+	if (r <= 0)
+		return r;
 	/* The data is in the next lower file of that name. */
 	for (unsigned i = found + 1; i < L->n; i++) {
 		struct stat lst;
@@ -240,7 +355,7 @@ int uf_namei(struct uf_fs *fs, struct uf_inode *dir, const char *name, struct uf
 	cand->real = cand->data_real = (struct uf_key){ st.st_dev, st.st_ino };
 	cand->unshared = unshared;
 	if (S_ISDIR(st.st_mode)) {
-		r = build_dir(fs, &L, found, name, cand);
+		r = build_dir(fs, &L, found, name, &st, cand);
 		if (r == 0 && cand->redirect)
 			uf_debug("lookup '%s': followed redirect '%s' (%u lower dirs)", name,
 				 cand->redirect, cand->nlower);

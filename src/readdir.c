@@ -78,10 +78,17 @@ static int merge_layer(struct uf_fs *fs, const struct uf_layer *layer, bool bott
 		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
 			continue;
 		if (uf_is_wh_name(name)) {
+			const char *target;
 			if (layer->branch == 0 && fs->upper)
 				uf_tmp_reap(fd, name);
-			if (!bottom && !g_str_has_prefix(name, UF_WH_META_PREFIX))
-				g_ptr_array_add(hide, g_strdup(name + UF_WH_PREFIX_LEN));
+			/* Only a regular ".wh.NAME" file hides NAME, as in
+			 * uf_has_aufs_whiteout(). */
+			if (!bottom && uf_wh_name_parse(name, &target) == UF_WH_TARGET &&
+			    (de->d_type == DT_REG ||
+			     (de->d_type == DT_UNKNOWN &&
+			      fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+			      uf_format_is_aufs_whiteout(&st))))
+				g_ptr_array_add(hide, g_strdup(target));
 			continue;
 		}
 		if (g_hash_table_contains(seen, name))

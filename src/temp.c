@@ -18,8 +18,14 @@ void uf_tmp_name(char buf[static UF_TMP_NAME_MAX])
 		   atomic_fetch_add(&tmp_counter, 1));
 }
 
-/* Empty directory @fd (consumed), depth first, never following a symlink. */
-static int empty_dir(int fd)
+/* How deep uf_remove_tree() goes: an upper's owner may nest directories
+ * without end in a ".wh." dir; what is deeper is left (and reported). */
+#define UF_REMOVE_DEPTH 64
+
+static int remove_tree(int dirfd, const char *name, dev_t dev, int depth);
+
+/* Empty directory @fd (consumed), depth first. */
+static int empty_dir(int fd, dev_t dev, int depth)
 {
 	DIR *d = fdopendir(fd);
 	if (!d) {
@@ -31,25 +37,42 @@ static int empty_dir(int fd)
 	while ((de = readdir(d))) {
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		int e = uf_remove_tree(dirfd(d), de->d_name);
-		if (r == 0)
+		int e = remove_tree(dirfd(d), de->d_name, dev, depth - 1);
+		if (r == 0 && e != -ENOENT)
 			r = e;
 	}
 	closedir(d);
 	return r;
 }
 
-int uf_remove_tree(int dirfd, const char *name)
+static int remove_tree(int dirfd, const char *name, dev_t dev, int depth)
 {
+	struct stat st;
 	int r = uf_neg_errno(unlinkat(dirfd, name, 0));
 	if (r != -EISDIR)
 		return r;
+	if (depth <= 0)
+		return -ENOTEMPTY;
 	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	r = empty_dir(fd);
+	/* Never into another filesystem mounted there. */
+	if (fstat(fd, &st) < 0 || st.st_dev != dev) {
+		close(fd);
+		return -EXDEV;
+	}
+	r = empty_dir(fd, dev, depth);
 	int e = uf_neg_errno(unlinkat(dirfd, name, AT_REMOVEDIR));
 	return r ? r : e;
+}
+
+int uf_remove_tree(int dirfd, const char *name)
+{
+	struct stat st;
+
+	if (fstat(dirfd, &st) < 0)
+		return -errno;
+	return remove_tree(dirfd, name, st.st_dev, UF_REMOVE_DEPTH);
 }
 
 /* Without RENAME_WHITEOUT (a filesystem without it, or no CAP_MKNOD):

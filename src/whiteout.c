@@ -1,11 +1,13 @@
 /* Whiteouts, opaque directories and redirects in the kernel overlayfs
- * format, plus reading the aufs/OCI ".wh." form found in image layers. */
+ * format, plus reading the aufs/OCI ".wh." form found in image layers.
+ * Reads here fetch the values; format.c judges them. */
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 
+#include "unionfuse/format.h"
 #include "unionfuse/util.h"
 #include "unionfuse/whiteout.h"
 
@@ -15,38 +17,77 @@ bool uf_has_aufs_whiteout(int dirfd, const char *name)
 	struct stat st;
 
 	/* The ".wh." name may be too long for the branch: then it can't exist. */
-	return fstatat(dirfd, wh, &st, AT_SYMLINK_NOFOLLOW) == 0;
+	return fstatat(dirfd, wh, &st, AT_SYMLINK_NOFOLLOW) == 0 && uf_format_is_aufs_whiteout(&st);
 }
 
 bool uf_dir_is_opaque(const struct uf_fs *fs, int dirfd)
 {
 	char v[2];
 	struct stat st;
+	/* Two bytes: a longer value shows as such, and is not opaque. */
 	ssize_t n = fgetxattr(dirfd, fs->xattr_opaque, v, sizeof(v));
 
 	/* Only "y": since Linux 6.7 "x" marks a dir holding xwhiteouts, which
 	 * is merged as usual. */
-	if (n == 1 && v[0] == 'y')
+	if (n >= 0 && uf_opaque_parse(v, n) == UF_OPAQUE_YES)
 		return true;
-	return fstatat(dirfd, UF_WH_OPAQUE, &st, AT_SYMLINK_NOFOLLOW) == 0;
+	return fstatat(dirfd, UF_WH_OPAQUE, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       uf_format_is_aufs_whiteout(&st);
+}
+
+/* Read xattr @name of @fd into a new buffer (g_free), however long it is up
+ * to UF_XATTR_VALUE_MAX: a first read into @small bytes, which suits nearly
+ * every value, then as many bytes as the value has. Returns its size (the
+ * buffer has a NUL after it) or -errno. */
+static ssize_t read_xattr(int fd, const char *name, size_t small, char **ret)
+{
+	g_autofree char *buf = g_malloc(small + 1);
+	ssize_t n = fgetxattr(fd, name, buf, small);
+
+	/* The value may grow between the probe and the read: try again. */
+	for (int tries = 0; n < 0 && errno == ERANGE && tries < 8; tries++) {
+		n = fgetxattr(fd, name, NULL, 0);
+		if (n < 0)
+			break;
+		if (n > UF_XATTR_VALUE_MAX)
+			return -E2BIG;
+		g_free(buf);
+		buf = g_malloc((size_t)n + 1);
+		n = fgetxattr(fd, name, buf, n);
+	}
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	*ret = g_steal_pointer(&buf);
+	return n;
 }
 
 int uf_dir_get_redirect(const struct uf_fs *fs, int dirfd, char **ret)
 {
-	char buf[4096];
-	ssize_t n = fgetxattr(dirfd, fs->xattr_redirect, buf, sizeof(buf) - 1);
+	g_autofree char *buf = NULL;
+	/* 256: the kernel's default redirect_max for what it writes. */
+	ssize_t n = read_xattr(dirfd, fs->xattr_redirect, 256, &buf);
+
+	*ret = NULL;
+	if (n == -ENODATA || n == -ENOTSUP)
+		return 0;
+	if (n < 0)
+		return n;
+	return uf_redirect_parse(buf, n, fs->name_max, ret);
+}
+
+int uf_file_get_metacopy(const struct uf_fs *fs, const char *path)
+{
+	char v[UF_METACOPY_MAX + 1];
+	/* One byte more than the largest valid value, to see a longer one. */
+	ssize_t n = lgetxattr(path, fs->xattr_metacopy, v, sizeof(v));
 
 	if (n < 0) {
-		*ret = NULL;
-		return errno == ENODATA || errno == ENOTSUP ? 0 : -errno;
+		if (errno == ENODATA || errno == ENOTSUP)
+			return 0;
+		return errno == ERANGE ? -EIO : -errno;
 	}
-	if (n == 0) {
-		*ret = NULL;
-		return 0;
-	}
-	buf[n] = '\0';
-	*ret = g_strdup(buf);
-	return 0;
+	return uf_metacopy_parse(v, n, NULL) < 0 ? -EIO : 1;
 }
 
 int uf_dir_set_opaque(const struct uf_fs *fs, int dirfd)
@@ -73,8 +114,30 @@ int uf_whiteout_create(const struct uf_fs *fs, int dirfd, const char *name)
 	return fd < 0 ? -errno : 0;
 }
 
-bool uf_is_private_xattr(const char *name)
+bool uf_is_private_xattr(const char *prefix, const char *name)
 {
-	return g_str_has_prefix(name, "trusted.overlay.") ||
-	       g_str_has_prefix(name, "user.overlay.");
+	size_t n = strlen(prefix);
+
+	return strncmp(name, prefix, n) == 0 &&
+	       strncmp(name + n, UF_XATTR_ESCAPE, UF_XATTR_ESCAPE_LEN) != 0;
+}
+
+char *uf_xattr_to_disk(const char *prefix, const char *name)
+{
+	size_t n = strlen(prefix);
+
+	if (strncmp(name, prefix, n) != 0)
+		return g_strdup(name);
+	return g_strconcat(prefix, UF_XATTR_ESCAPE, name + n, NULL);
+}
+
+char *uf_xattr_from_disk(const char *prefix, const char *name)
+{
+	size_t n = strlen(prefix);
+
+	if (strncmp(name, prefix, n) != 0)
+		return g_strdup(name);
+	if (strncmp(name + n, UF_XATTR_ESCAPE, UF_XATTR_ESCAPE_LEN) != 0)
+		return NULL; /* the format's own */
+	return g_strconcat(prefix, name + n + UF_XATTR_ESCAPE_LEN, NULL);
 }

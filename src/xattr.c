@@ -72,7 +72,7 @@ static ssize_t list_all(const struct uf_xobj *o, char **ret)
 	return n;
 }
 
-int uf_copy_xattrs(const struct uf_xobj *src, const struct uf_xobj *dst)
+int uf_copy_xattrs(const struct uf_fs *fs, const struct uf_xobj *src, const struct uf_xobj *dst)
 {
 	g_autofree char *names = NULL;
 	ssize_t n = list_all(src, &names);
@@ -82,7 +82,7 @@ int uf_copy_xattrs(const struct uf_xobj *src, const struct uf_xobj *dst)
 	if (n < 0)
 		return (int)n;
 	for (char *name = names; name < names + n; name += strlen(name) + 1) {
-		if (uf_is_private_xattr(name))
+		if (uf_is_private_xattr(fs->xattr_prefix, name))
 			continue;
 		ssize_t vn = uf_xget(src, name, NULL, 0);
 		if (vn < 0)
@@ -194,10 +194,6 @@ void uf_ll_getxattr(fuse_req_t req, fuse_ino_t id, const char *name, size_t size
 	struct uf_located loc;
 	struct uf_xobj o;
 
-	if (uf_is_private_xattr(name)) {
-		fuse_reply_err(req, ENODATA);
-		return;
-	}
 	/* No check of trusted.* here: the kernel refused it already to a
 	 * caller without CAP_SYS_ADMIN (xattr_permission()), and knows better
 	 * than we could. */
@@ -216,7 +212,8 @@ void uf_ll_getxattr(fuse_req_t req, fuse_ino_t id, const char *name, size_t size
 		return;
 	}
 	g_autofree char *buf = size ? g_malloc(size) : NULL;
-	ssize_t n = uf_xget(&o, name, buf, size);
+	g_autofree char *disk = uf_xattr_to_disk(fs->xattr_prefix, name);
+	ssize_t n = strlen(disk) > XATTR_NAME_MAX ? -ENODATA : uf_xget(&o, disk, buf, size);
 	/* A miss: if the object has no xattrs at all, remember that (under
 	 * the lock that xattr changes hold, so none slips in between). */
 	if (n == -ENODATA) {
@@ -260,8 +257,8 @@ void uf_ll_listxattr(fuse_req_t req, fuse_ino_t id, size_t size)
 	g_autoptr(GString) out = g_string_new(NULL);
 	int trusted_ok = -1; /* caller_has_sys_admin(), asked when needed */
 	for (ssize_t i = 0; i < n; i += strlen(raw + i) + 1) {
-		const char *name = raw + i;
-		if (uf_is_private_xattr(name) || (fs->opt.noacl && is_acl_xattr(name)))
+		g_autofree char *name = uf_xattr_from_disk(fs->xattr_prefix, raw + i);
+		if (!name || (fs->opt.noacl && is_acl_xattr(name)))
 			continue;
 		if (g_str_has_prefix(name, "trusted.")) {
 			if (trusted_ok < 0)
@@ -290,8 +287,10 @@ static int set_or_remove(struct uf_fs *fs, struct uf_inode *ino, const char *nam
 		return -EOPNOTSUPP;
 	if (!fs->upper)
 		return -EROFS;
-	if (uf_is_private_xattr(name))
-		return -EPERM;
+	g_autofree char *disk = uf_xattr_to_disk(fs->xattr_prefix, name);
+	if (strlen(disk) > XATTR_NAME_MAX)
+		return -ERANGE;
+	name = disk;
 	if (remove) {
 		/* Removing what is not there must not copy anything up. */
 		r = inode_xobj(fs, ino, &o, &loc);
@@ -332,15 +331,6 @@ static void xattr_change(fuse_req_t req, fuse_ino_t id, const char *name, const 
 	struct uf_fs *fs = uf_fs_from_req(req);
 	struct uf_inode *ino = uf_inode_from_id(fs, id);
 
-	if (uf_is_private_xattr(name) && !xattr_disabled(fs, name) && fs->upper) {
-		/* Forging whiteouts, opaque dirs or redirects through the union:
-		 * worth a line, but a user may repeat it at will. */
-		uf_log_limited(LOG_WARNING, "refused to %s xattr '%s' (uid %u, pid %d)",
-			       value ? "set" : "remove", name, (unsigned)fuse_req_ctx(req)->uid,
-			       (int)fuse_req_ctx(req)->pid);
-		fuse_reply_err(req, EPERM);
-		return;
-	}
 	if (fs->metacopy || !uf_copyup_copies_data(fs, ino)) {
 		int r = set_or_remove(fs, ino, name, value, size, flags, value == NULL);
 		if (r != -EWOULDBLOCK) {

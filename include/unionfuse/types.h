@@ -112,6 +112,7 @@ struct uf_fs {
 	char *xattr_opaque; /* <prefix>opaque */
 	char *xattr_redirect;
 	char *xattr_metacopy;
+	atomic_bool redirect_warned; /* an invalid overlay.redirect was logged */
 
 	_Atomic double timeout; /* entry and attribute cache timeout, seconds */
 	bool timeout_set;	/* given by the user: keep it whatever happens */

@@ -27,4 +27,4 @@ char *uf_at_path(int dirfd, const char *name);
 /* Copy every xattr but the format's private ones from @src to @dst.
  * Security labels and ACLs the destination refuses are skipped.
  * Returns 0 or -errno. */
-int uf_copy_xattrs(const struct uf_xobj *src, const struct uf_xobj *dst);
+int uf_copy_xattrs(const struct uf_fs *fs, const struct uf_xobj *src, const struct uf_xobj *dst);

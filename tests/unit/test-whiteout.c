@@ -178,32 +178,48 @@ END_TEST
 
 START_TEST(test_is_private_xattr)
 {
+	/* With the trusted namespace in use (root), user.overlay.* is data;
+	 * an escaped name is a user's; only the namespace's own are private. */
 	static const struct {
-		const char *name;
+		const char *prefix, *name;
 		bool priv;
+		const char *shown; /* what listxattr shows, NULL: hidden */
 	} t[] = {
-		{ "trusted.overlay.opaque", true },
-		{ "trusted.overlay.redirect", true },
-		{ "trusted.overlay.origin", true },
-		{ "trusted.overlay.whatever", true },
-		{ "user.overlay.opaque", true },
-		{ "user.overlay.impure", true },
-		{ "trusted.overlay", false },
-		{ "trusted.overlayfoo", false },
-		{ "user.overlayx.opaque", false },
-		{ "user.fuseoverlayfs.opaque", false },
-		{ "security.capability", false },
-		{ "security.selinux", false },
-		{ "system.posix_acl_access", false },
-		{ "user.foo", false },
-		{ "trusted.foo", false },
-		{ "overlay.opaque", false },
-		{ "", false },
+		{ "trusted.overlay.", "trusted.overlay.opaque", true, NULL },
+		{ "trusted.overlay.", "trusted.overlay.redirect", true, NULL },
+		{ "trusted.overlay.", "trusted.overlay.whatever", true, NULL },
+		{ "trusted.overlay.", "trusted.overlay.overlay.opaque", false, "trusted.overlay.opaque" },
+		{ "trusted.overlay.", "trusted.overlay.overlay.overlay.x", false,
+		  "trusted.overlay.overlay.x" },
+		{ "trusted.overlay.", "user.overlay.opaque", false, "user.overlay.opaque" },
+		{ "user.overlay.", "user.overlay.opaque", true, NULL },
+		{ "user.overlay.", "user.overlay.impure", true, NULL },
+		{ "user.overlay.", "user.overlay.overlay.impure", false, "user.overlay.impure" },
+		{ "user.overlay.", "trusted.overlay.opaque", false, "trusted.overlay.opaque" },
+		{ "trusted.overlay.", "trusted.overlay", false, "trusted.overlay" },
+		{ "trusted.overlay.", "trusted.overlayfoo", false, "trusted.overlayfoo" },
+		{ "user.overlay.", "user.overlayx.opaque", false, "user.overlayx.opaque" },
+		{ "trusted.overlay.", "security.capability", false, "security.capability" },
+		{ "trusted.overlay.", "user.foo", false, "user.foo" },
+		{ "trusted.overlay.", "overlay.opaque", false, "overlay.opaque" },
+		{ "trusted.overlay.", "", false, "" },
 	};
 
-	for (size_t i = 0; i < G_N_ELEMENTS(t); i++)
-		ck_assert_msg(uf_is_private_xattr(t[i].name) == t[i].priv,
-			      "uf_is_private_xattr('%s') != %d", t[i].name, t[i].priv);
+	for (size_t i = 0; i < G_N_ELEMENTS(t); i++) {
+		ck_assert_msg(uf_is_private_xattr(t[i].prefix, t[i].name) == t[i].priv,
+			      "uf_is_private_xattr('%s', '%s') != %d", t[i].prefix, t[i].name,
+			      t[i].priv);
+		g_autofree char *shown = uf_xattr_from_disk(t[i].prefix, t[i].name);
+		if (t[i].shown)
+			ck_assert_str_eq(shown, t[i].shown);
+		else
+			ck_assert_ptr_null(shown);
+		/* What is shown is stored back under the same on-disk name. */
+		if (shown) {
+			g_autofree char *disk = uf_xattr_to_disk(t[i].prefix, shown);
+			ck_assert_str_eq(disk, t[i].name);
+		}
+	}
 }
 END_TEST
 
@@ -230,9 +246,9 @@ START_TEST(test_xattr_names)
 		g_autofree char *redirect = g_strconcat(prefix, "redirect", NULL);
 		ck_assert_str_eq(f.fs->xattr_opaque, opaque);
 		ck_assert_str_eq(f.fs->xattr_redirect, redirect);
-		ck_assert(uf_is_private_xattr(f.fs->xattr_opaque));
-		ck_assert(uf_is_private_xattr(f.fs->xattr_redirect));
-		ck_assert(uf_is_private_xattr(f.fs->xattr_metacopy));
+		ck_assert(uf_is_private_xattr(prefix, f.fs->xattr_opaque));
+		ck_assert(uf_is_private_xattr(prefix, f.fs->xattr_redirect));
+		ck_assert(uf_is_private_xattr(prefix, f.fs->xattr_metacopy));
 		fixture_teardown(&f);
 	}
 }
@@ -255,8 +271,8 @@ START_TEST(test_has_aufs_whiteout)
 		bool wh;
 	} t[] = {
 		{ "foo", true },
-		{ "dir", true },      /* any type of ".wh." entry counts */
-		{ "dangling", true }, /* not followed */
+		{ "dir", false },      /* only a regular ".wh." file counts */
+		{ "dangling", false }, /* a symlink, not followed: no whiteout */
 		{ "plain", false },   /* the name itself is no whiteout */
 		{ "bar", false },
 		{ ".wh.foo", false }, /* would be ".wh..wh.foo" */
@@ -360,7 +376,6 @@ START_TEST(test_opaque_redirect_roundtrip)
 	static const char *const paths[] = {
 		"/a/b",
 		"rel",
-		"/",
 		"/with space/and:colon",
 		"/long/xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
 	};
@@ -388,6 +403,11 @@ START_TEST(test_opaque_redirect_roundtrip)
 		ck_assert(memcmp(buf, paths[i], n) == 0);
 	}
 	ck_assert(!uf_dir_is_opaque(f.fs, fd)); /* a redirect is no opaque mark */
+	/* "/" alone is written by nobody and refused by the kernel. */
+	ck_assert_int_eq(uf_dir_set_redirect(f.fs, fd, "/"), 0);
+	ck_assert_int_eq(uf_dir_get_redirect(f.fs, fd, &redirect), -EINVAL);
+	ck_assert_ptr_null(redirect);
+	ck_assert_int_eq(uf_dir_set_redirect(f.fs, fd, paths[G_N_ELEMENTS(paths) - 1]), 0);
 
 	ck_assert_int_eq(uf_dir_set_opaque(f.fs, fd), 0);
 	ck_assert(uf_dir_is_opaque(f.fs, fd));
