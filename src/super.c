@@ -7,6 +7,7 @@
 #include "unionfuse/branch.h"
 #include "unionfuse/copyup.h"
 #include "unionfuse/inode.h"
+#include "unionfuse/modes.h"
 #include "unionfuse/notify.h"
 #include "unionfuse/ops.h"
 #include "unionfuse/super.h"
@@ -80,6 +81,7 @@ int uf_fs_new(const struct uf_config *c, struct uf_fs **ret, char **reterr_msg)
 	fs->xattr_redirect = g_strconcat(fs->xattr_prefix, "redirect", NULL);
 	fs->xattr_metacopy = g_strconcat(fs->xattr_prefix, "metacopy", NULL);
 	fs->metacopy = c->metacopy;
+	uf_modes_init(fs);
 	fs->inotify_fd = fs->notify_stop_fd = -1;
 	bool watching = uf_notify_init(fs) == 0;
 	/* Watched lowers let the kernel cache for long, as with overlayfs. */
