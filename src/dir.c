@@ -88,6 +88,40 @@ static mode_t apply_umask(const struct uf_fs *fs, fuse_req_t req, int updir, mod
 	return mode & ~(fuse_req_ctx(req)->umask & 0777);
 }
 
+/* Give new object @fd (an open or O_PATH fd, not a symlink) its owner, then
+ * the setuid/setgid bits of @mode: it was made without them, since chown
+ * clears them and until it has its owner it must not be a privileged file
+ * of ours. The permission bits stay as the upper made them (a default ACL
+ * may have masked them). */
+static int set_owner(int fd, uid_t uid, gid_t gid, mode_t mode)
+{
+	char path[UF_PROC_FD_MAX];
+	struct stat st;
+
+	if (fchownat(fd, "", uid, gid, AT_EMPTY_PATH) < 0)
+		return -errno;
+	if (!(mode & (S_ISUID | S_ISGID)))
+		return 0;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	return uf_neg_errno(
+	    chmod(uf_proc_fd(path, fd), (st.st_mode & 07777) | (mode & (S_ISUID | S_ISGID))));
+}
+
+/* set_owner() for the node @name just made in @updir by name: only if it
+ * is still the one we made (ours, of its type, one link). */
+static int set_node_owner(int updir, const char *name, uid_t uid, gid_t gid, mode_t mode)
+{
+	_cleanup_close_ int fd = openat(updir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return -errno;
+	if ((st.st_mode & S_IFMT) != (mode & S_IFMT) || st.st_uid != geteuid() || st.st_nlink != 1)
+		return -ESTALE;
+	return set_owner(fd, uid, gid, mode);
+}
+
 /* Publish the new upper object @name of @dir as an inode. */
 static int publish_new(struct uf_fs *fs, struct uf_inode *dir, int updir, const char *name,
 		       struct uf_inode **ret_ino, struct stat *ret_st)
@@ -134,8 +168,9 @@ int uf_dir_create(struct uf_fs *fs, fuse_req_t req, struct uf_inode *dir, const 
 	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&dir->lock);
 	switch (mode & S_IFMT) {
 	case S_IFREG:
-		fd = openat(updir, name, oflags | O_CREAT | O_EXCL | O_CLOEXEC, mode & 07777);
-		r = fd < 0 ? -errno : uf_neg_errno(fchown(fd, uid, gid));
+		fd = openat(updir, name, oflags | O_CREAT | O_EXCL | O_CLOEXEC,
+			    mode & 07777 & ~(S_ISUID | S_ISGID));
+		r = fd < 0 ? -errno : set_owner(fd, uid, gid, mode);
 		break;
 	case S_IFDIR:
 		r = uf_neg_errno(mkdirat(updir, name, mode & 07777));
@@ -153,9 +188,9 @@ int uf_dir_create(struct uf_fs *fs, fuse_req_t req, struct uf_inode *dir, const 
 			r = uf_neg_errno(fchownat(updir, name, uid, gid, AT_SYMLINK_NOFOLLOW));
 		break;
 	default:
-		r = uf_neg_errno(mknodat(updir, name, mode, rdev));
+		r = uf_neg_errno(mknodat(updir, name, mode & ~(S_ISUID | S_ISGID), rdev));
 		if (r == 0)
-			r = uf_neg_errno(fchownat(updir, name, uid, gid, AT_SYMLINK_NOFOLLOW));
+			r = set_node_owner(updir, name, uid, gid, mode);
 		break;
 	}
 	if (r < 0) {
