@@ -16,6 +16,7 @@
 
 #include "unionfuse/copyup.h"
 #include "unionfuse/inode.h"
+#include "unionfuse/modes.h"
 #include "unionfuse/util.h"
 #include "unionfuse/whiteout.h"
 #include "unionfuse/xattr.h"
@@ -244,6 +245,12 @@ static int copyup_one(struct uf_fs *fs, struct uf_inode *ino, struct uf_inode *p
 		return r;
 	if ((st.st_mode & S_IFMT) != ino->type)
 		return -ESTALE; /* replaced in the lower behind our back */
+	/* No copy with an owner we cannot map, nor with privileges that were
+	 * inert where the original is (modes.c). */
+	bool drop_caps;
+	r = uf_copyup_mode_for(fs, is_dir ? ino->lower[0].fd : ldir, &st, &drop_caps);
+	if (r < 0)
+		return r;
 
 	unsigned lower_branch = atomic_load(&ino->branch);
 	bool meta_only = S_ISREG(st.st_mode) && (flags & UF_COPYUP_META) && fs->metacopy &&
@@ -256,6 +263,9 @@ static int copyup_one(struct uf_fs *fs, struct uf_inode *ino, struct uf_inode *p
 		    make_regular(fs, src, &st, pdir, flags, meta_only, &tmpdir, tmp);
 		if (fd < 0)
 			return fd;
+		if (drop_caps && fremovexattr(fd, "security.capability") < 0 && errno != ENODATA &&
+		    errno != ENOTSUP)
+			return -errno;
 		if (fstat(fd, &ust) < 0)
 			return -errno;
 		/* The parent's lock makes "keep its times" atomic with respect
