@@ -11,7 +11,10 @@
 # capabilities a copy-up must not make live. Each case is checked in the
 # view, in the upper on disk, and against the kernel overlayfs doing the
 # same on a copy of the branches (except the nosuid copy-up, where the
-# kernel keeps the bits: docs/security.md, "Mode rules"). Lowers unchanged.
+# kernel keeps the bits: docs/security.md, "Mode rules"). In a user
+# namespace, copy-up of ids it cannot map fails with EOVERFLOW, as the
+# kernel's (the FUSE kernel side refuses an unmapped owner's file earlier,
+# with EACCES). Lowers unchanged.
 # Usage: write-modes.sh UNIONFUSE-BINARY
 set -u
 BIN=${1:?usage: $0 UNIONFUSE-BINARY}
@@ -256,5 +259,59 @@ uf_umount "$N/m"
 umount "$N/km"
 wr_check_lowers "the nosuid lower is unchanged"
 umount "$N/l"
+
+# ---------------------------------------------------------------- unmapped ids
+# In a user namespace that maps only root, id 1000 stats as the overflow
+# id: the kernel's copy-up refuses it with EOVERFLOW (ovl_copy_up_one), and
+# so must ours (before: EINVAL from chown). The FUSE kernel side refuses
+# changes to such an object itself (EACCES), so ours shows when a parent
+# has to be copied up. Both sides run in one namespace: the daemon (-f,
+# killed by pid there) and the kernel overlayfs.
+uf_log "copy-up of ids the daemon's user namespace cannot map"
+X=$UF_TMP/userns
+mkdir -p "$X/l" "$X/u" "$X/m" "$X/ku" "$X/kw" "$X/km"
+mkdir -p "$X/l/d1000/sub"
+chown 1000:1000 "$X/l/d1000"
+chmod 0777 "$X/l/d1000" "$X/l/d1000/sub"
+printf f >"$X/l/f1000"
+chown 1000:1000 "$X/l/f1000"
+printf r >"$X/l/froot"
+chmod 0666 "$X/l/f1000" "$X/l/froot"
+chmod 0777 "$X" "$X/u" "$X/ku" "$X/kw"
+wr_save_lowers "$X/l"
+cat >"$X/in.sh" <<'EOF2'
+X=$1 BIN=$2 PY=$3
+"$BIN" -f -o userxattr "$X/l:$X/u" "$X/m" 2>"$X/daemon.err" &
+pid=$!
+trap 'umount "$X/km" 2>/dev/null; umount "$X/m" 2>/dev/null; kill $pid 2>/dev/null; wait $pid' EXIT
+for _ in $(seq 100); do mountpoint -q "$X/m" && break; sleep 0.1; done
+mount -t overlay overlay -o "lowerdir=$X/l,upperdir=$X/ku,workdir=$X/kw,userxattr" "$X/km" || exit 3
+# touch a file; create in a dir whose parent must be copied up too
+for f in f1000 froot d1000/sub/new; do
+	for m in m km; do
+		printf '%s %s ' "$f" "$m"
+		"$PY" -c 'import os, sys, errno
+try:
+    os.close(os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT, 0o644)); os.utime(sys.argv[1]); print("OK")
+except OSError as e:
+    print(errno.errorcode[e.errno])' "$X/$m/$f"
+	done
+done
+EOF2
+if out=$(timeout 60 unshare -U -r -m --propagation private bash "$X/in.sh" "$X" "$BIN" "$UF_PYTHON" 2>&1); then
+	uf_check_eq "copy-ups in a user namespace mapping only root: union and kernel" \
+		"f1000 m EACCES
+f1000 km EOVERFLOW
+froot m OK
+froot km OK
+d1000/sub/new m EOVERFLOW
+d1000/sub/new km EOVERFLOW" "$out" "unshare -U -r -m bash $X/in.sh"
+	uf_check_out "nothing with an unmapped id was copied up" "froot" ls "$X/u"
+	wr_check_lowers "the lower is unchanged"
+elif [ "${CI:-}" = true ]; then
+	uf_fail "user namespace with a FUSE mount" "actual: $out"
+else
+	uf_log "SKIP: no user namespace with a FUSE mount and overlayfs here: $out"
+fi
 
 uf_finish
