@@ -56,9 +56,12 @@ void uf_modes_init(struct uf_fs *fs)
 	/* An id our namespace cannot map stats as the overflow id. When that
 	 * id is itself mapped a real owner looks the same: we cannot tell
 	 * them apart and let it be (it is no privilege either). */
-	fs->unmapped_uid = id_mapped("/proc/self/uid_map", ou, &uid_identity) == 0 ? ou : (uid_t)-1;
-	fs->unmapped_gid = id_mapped("/proc/self/gid_map", og, &gid_identity) == 0 ? og : (gid_t)-1;
-	fs->init_userns = uid_identity && gid_identity;
+	int ru = id_mapped("/proc/self/uid_map", ou, &uid_identity);
+	int rg = id_mapped("/proc/self/gid_map", og, &gid_identity);
+	fs->unmapped_uid = ru == 0 ? ou : (uid_t)-1;
+	fs->unmapped_gid = rg == 0 ? og : (gid_t)-1;
+	/* No maps to read (no /proc): take it for the initial namespace. */
+	fs->init_userns = (ru < 0 || uid_identity) && (rg < 0 || gid_identity);
 }
 
 /* Bit @cap of the CapEff line of task @pid, or -1 when unknown. */
