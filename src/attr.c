@@ -131,13 +131,17 @@ static void reply_setattr(fuse_req_t req, fuse_ino_t id, const struct stat *attr
 	struct stat st;
 
 	int r = do_setattr(fs, ino, attr, to_set, fi);
+	if (r == 0)
+		r = uf_inode_stat(fs, ino, &st);
 	/* A truncate drops setuid/setgid by the kernel's rule, which FUSE's
 	 * own recomputation narrows; a setattr of nothing at all is the kernel
 	 * asking for that before a write (modes.c). */
-	if (r == 0 && ((to_set & FUSE_SET_ATTR_SIZE) || to_set == 0) && uf_inode_in_upper(fs, ino))
+	if (r == 0 && (st.st_mode & (S_ISUID | S_ISGID)) &&
+	    ((to_set & FUSE_SET_ATTR_SIZE) || to_set == 0) && uf_inode_in_upper(fs, ino)) {
 		r = uf_killpriv_inode(fs, req, ino);
-	if (r == 0)
-		r = uf_inode_stat(fs, ino, &st);
+		if (r == 0)
+			r = uf_inode_stat(fs, ino, &st);
+	}
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
