@@ -6,6 +6,7 @@
 #include "unionfuse/copyup.h"
 #include "unionfuse/file.h"
 #include "unionfuse/inode.h"
+#include "unionfuse/modes.h"
 #include "unionfuse/ops.h"
 #include "unionfuse/util.h"
 #include "unionfuse/worker.h"
@@ -140,6 +141,15 @@ static int reply_setattr(fuse_req_t req, fuse_ino_t id, const struct stat *attr,
 		return r;
 	if (r == 0)
 		r = uf_inode_stat(fs, ino, &st);
+	/* A truncate drops setuid/setgid by the kernel's rule, which FUSE's
+	 * own recomputation narrows; a setattr of nothing at all is the kernel
+	 * asking for that before a write (modes.c). */
+	if (r == 0 && (st.st_mode & (S_ISUID | S_ISGID)) &&
+	    ((to_set & FUSE_SET_ATTR_SIZE) || to_set == 0) && uf_inode_in_upper(fs, ino)) {
+		r = uf_killpriv_inode(fs, req, ino);
+		if (r == 0)
+			r = uf_inode_stat(fs, ino, &st);
+	}
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else

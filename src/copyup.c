@@ -17,6 +17,7 @@
 #include "unionfuse/copyup.h"
 #include "unionfuse/inode.h"
 #include "unionfuse/temp.h"
+#include "unionfuse/modes.h"
 #include "unionfuse/util.h"
 #include "unionfuse/whiteout.h"
 #include "unionfuse/worker.h"
@@ -268,6 +269,12 @@ static int copyup_one(struct uf_fs *fs, struct uf_inode *ino, struct uf_inode *p
 		r = uf_neg_errno(fstat(src.fd, &st));
 	if (r < 0)
 		goto out;
+	/* No copy with an owner we cannot map, nor with privileges that were
+	 * inert where the original is (modes.c). */
+	bool drop_caps;
+	r = uf_copyup_mode_for(fs, is_dir ? ino->lower[0].fd : src.fd, &st, &drop_caps);
+	if (r < 0)
+		goto out;
 
 	unsigned lower_branch = atomic_load(&ino->branch);
 	bool meta_only = S_ISREG(st.st_mode) && (flags & UF_COPYUP_META) && fs->metacopy &&
@@ -281,6 +288,9 @@ static int copyup_one(struct uf_fs *fs, struct uf_inode *ino, struct uf_inode *p
 		_cleanup_close_ int fd =
 		    make_regular(fs, data, &st, pdir, flags, meta_only, &tmpdir, tmp);
 		r = fd < 0 ? fd : uf_neg_errno(fstat(fd, &ust));
+		if (r == 0 && drop_caps && fremovexattr(fd, "security.capability") < 0 &&
+		    errno != ENODATA && errno != ENOTSUP)
+			r = -errno;
 		if (r < 0)
 			goto out;
 		/* The parent's lock makes "keep its times" atomic with respect

@@ -89,14 +89,51 @@ static mode_t apply_umask(const struct uf_fs *fs, fuse_req_t req, int updir, mod
 	return mode & ~(fuse_req_ctx(req)->umask & 0777);
 }
 
-/* Publish the new upper object @name of @dir as an inode. */
-static int publish_new(struct uf_fs *fs, struct uf_inode *dir, int updir, const char *name,
+/* Give new object @fd (an open or O_PATH fd, not a symlink) its owner, then
+ * the setuid/setgid bits of @mode: it was made without them, since chown
+ * clears them and until it has its owner it must not be a privileged file
+ * of ours. The permission bits stay as the upper made them (a default ACL
+ * may have masked them). */
+static int set_owner(int fd, uid_t uid, gid_t gid, mode_t mode)
+{
+	char path[UF_PROC_FD_MAX];
+	struct stat st;
+
+	if (fchownat(fd, "", uid, gid, AT_EMPTY_PATH) < 0)
+		return -errno;
+	if (!(mode & (S_ISUID | S_ISGID)))
+		return 0;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	return uf_neg_errno(
+	    chmod(uf_proc_fd(path, fd), (st.st_mode & 07777) | (mode & (S_ISUID | S_ISGID))));
+}
+
+/* set_owner() for the object @name just made in @updir by name: only if it
+ * is still the one we made (ours, of its type, one link unless a dir). The
+ * upper's owner may swap names in it: never chown what she put there. */
+static int set_node_owner(int updir, const char *name, uid_t uid, gid_t gid, mode_t mode)
+{
+	_cleanup_close_ int fd = openat(updir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return -errno;
+	if ((st.st_mode & S_IFMT) != (mode & S_IFMT) || st.st_uid != geteuid() ||
+	    (!S_ISDIR(st.st_mode) && st.st_nlink != 1))
+		return -ESTALE;
+	return set_owner(fd, uid, gid, mode);
+}
+
+/* Publish the new upper object @name of @dir as an inode: the one open as
+ * @fd when it is open (whatever its name holds by now). */
+static int publish_new(struct uf_fs *fs, struct uf_inode *dir, int updir, const char *name, int fd,
 		       struct uf_inode **ret_ino, struct stat *ret_st)
 {
 	struct stat st;
 	_cleanup_close_ int dfd = -1;
 
-	if (fstatat(updir, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+	if ((fd >= 0 ? fstat(fd, &st) : fstatat(updir, name, &st, AT_SYMLINK_NOFOLLOW)) < 0)
 		return -errno;
 	if (S_ISDIR(st.st_mode)) {
 		dfd = openat(updir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -135,13 +172,15 @@ int uf_dir_create(struct uf_fs *fs, fuse_req_t req, struct uf_inode *dir, const 
 	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&dir->lock);
 	switch (mode & S_IFMT) {
 	case S_IFREG:
-		fd = openat(updir, name, oflags | O_CREAT | O_EXCL | O_CLOEXEC, mode & 07777);
-		r = fd < 0 ? -errno : uf_neg_errno(fchown(fd, uid, gid));
+		fd = openat(updir, name, oflags | O_CREAT | O_EXCL | O_CLOEXEC,
+			    mode & 07777 & ~(S_ISUID | S_ISGID));
+		r = fd < 0 ? -errno : set_owner(fd, uid, gid, mode);
 		break;
 	case S_IFDIR:
 		r = uf_neg_errno(mkdirat(updir, name, mode & 07777));
+		/* A dir's setgid survives chown, and is the upper's to set. */
 		if (r == 0)
-			r = uf_neg_errno(fchownat(updir, name, uid, gid, AT_SYMLINK_NOFOLLOW));
+			r = set_node_owner(updir, name, uid, gid, mode & ~(S_ISUID | S_ISGID));
 		if (r == 0 && over_whiteout) {
 			_cleanup_close_ int dfd =
 			    openat(updir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -152,12 +191,12 @@ int uf_dir_create(struct uf_fs *fs, fuse_req_t req, struct uf_inode *dir, const 
 	case S_IFLNK:
 		r = uf_neg_errno(symlinkat(link, updir, name));
 		if (r == 0)
-			r = uf_neg_errno(fchownat(updir, name, uid, gid, AT_SYMLINK_NOFOLLOW));
+			r = set_node_owner(updir, name, uid, gid, S_IFLNK);
 		break;
 	default:
-		r = uf_neg_errno(mknodat(updir, name, mode, rdev));
+		r = uf_neg_errno(mknodat(updir, name, mode & ~(S_ISUID | S_ISGID), rdev));
 		if (r == 0)
-			r = uf_neg_errno(fchownat(updir, name, uid, gid, AT_SYMLINK_NOFOLLOW));
+			r = set_node_owner(updir, name, uid, gid, mode);
 		break;
 	}
 	if (r < 0) {
@@ -167,7 +206,7 @@ int uf_dir_create(struct uf_fs *fs, fuse_req_t req, struct uf_inode *dir, const 
 			uf_whiteout_create(fs, updir, name);
 		return r;
 	}
-	r = publish_new(fs, dir, updir, name, ret_ino, ret_st);
+	r = publish_new(fs, dir, updir, name, fd, ret_ino, ret_st);
 	if (r < 0)
 		return r;
 	if (ret_fd)

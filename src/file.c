@@ -8,6 +8,7 @@
 #include "unionfuse/dir.h"
 #include "unionfuse/file.h"
 #include "unionfuse/inode.h"
+#include "unionfuse/modes.h"
 #include "unionfuse/ops.h"
 #include "unionfuse/util.h"
 #include "unionfuse/worker.h"
@@ -93,6 +94,16 @@ static int do_open(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 	if (fd < 0) {
 		fuse_reply_err(req, -fd);
 		return 0;
+	}
+	/* With atomic_o_trunc the kernel sends no setattr after the open
+	 * that would drop setuid/setgid: as a truncate, by the caller. */
+	if ((flags & O_TRUNC) && S_ISREG(ino->type)) {
+		int r = uf_killpriv_fd(fs, req, fd);
+		if (r < 0) {
+			close(fd);
+			fuse_reply_err(req, -r);
+			return 0;
+		}
 	}
 	fi->fh = (uintptr_t)uf_file_new(fd, lower);
 	uf_inode_open_pin(fs, ino);

@@ -9,6 +9,7 @@
 #include "unionfuse/copyup.h"
 #include "unionfuse/temp.h"
 #include "unionfuse/inode.h"
+#include "unionfuse/modes.h"
 #include "unionfuse/notify.h"
 #include "unionfuse/ops.h"
 #include "unionfuse/super.h"
@@ -137,6 +138,7 @@ int uf_fs_new(const struct uf_config *c, struct uf_fs **ret, char **reterr_msg)
 	fs->opt.redirect_off = c->redirect_off;
 	fs->opt.squash_uid = c->squash_uid;
 	fs->opt.squash_gid = c->squash_gid;
+	uf_modes_init(fs);
 	fs->inotify_fd = fs->notify_stop_fd = -1;
 	bool watching = uf_notify_init(fs) == 0;
 	/* Watched lowers let the kernel cache for long, as with overlayfs. */

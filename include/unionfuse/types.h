@@ -131,6 +131,12 @@ struct uf_fs {
 	bool metacopy;	/* metadata-only copy-up for chmod/chown/utimes/setxattr */
 	bool handles;	/* open_by_handle_at() works on the branches (root) */
 	bool volatile_upper; /* -o volatile: no fsync of copies (the kernel's volatile) */
+	/* Our user namespace (modes.c): the ids that stat as unmapped (the
+	 * overflow ids, or -1 when they are mapped themselves), and whether
+	 * it is the initial one, where capable() is answered. */
+	uid_t unmapped_uid;
+	gid_t unmapped_gid;
+	bool init_userns;
 
 	/* Readers: every call that reaches a non-dir by its parent and name
 	 * (uf_inode_locate() to uf_located_done(), pinning). Writer: a rename,

@@ -9,6 +9,14 @@
  *                           result is 0 / a value, or -ERRNONAME.
  *                           With FSOPS_ONLY="1,5,7-9" only those operations
  *                           of the same sequence are executed (reduction).
+ *                           With FSOPS_USERS="uid:gid[:g1/g2...],..." (at
+ *                           most 3) half the operations run as one of these
+ *                           users (setresuid/setresgid/setgroups, so
+ *                           without root's capabilities; the log line ends
+ *                           "as=UID"), modes include setuid/setgid, chown
+ *                           uses their ids and xattr operations may name
+ *                           security.capability. Without it the sequence
+ *                           of a seed is the same as it always was.
  *   fsops --tree DIR        canonical listing of the tree below DIR (merged
  *                           view: path, type, mode, uid, gid, nlink, size,
  *                           sha256, symlink target, user.* xattrs; no
@@ -42,6 +50,7 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/xattr.h>
+#include <grp.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -197,6 +206,110 @@ static const int UIDS[] = {-1, 0, 1000, 1001, 65534};
 static const int GIDS[] = {-1, 0, 100, 1000, 65534};
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 #define PICK(a) ((a)[rndn(NELEM(a))])
+
+/* FSOPS_USERS: the users operations may run as (users mode) */
+#define MAXUSERS 3
+static struct user {
+	uid_t uid;
+	gid_t gid;
+	gid_t groups[8];
+	int ngroups;
+} users[MAXUSERS];
+static unsigned nusers;
+static gid_t root_groups[64];
+static int root_ngroups;
+
+/* users mode: setuid, setgid (with and without group execute), sticky */
+static const mode_t FILE_MODES_U[] = {0644, 0600, 0755, 0666, 0777, 04755, 02755,
+				      06777, 02666, 04666, 02767, 01777, 0};
+static const mode_t DIR_MODES_U[] = {0755, 0700, 0777, 01777, 02775, 02777, 04755, 0555};
+static const mode_t CHMOD_MODES_U[] = {0644, 0600, 0755, 04755, 02755, 06777, 02666,
+				       04666, 02767, 0777, 01777, 02775, 0};
+/* chown: root, the users and their groups, nobody; filled in by main() */
+static int UIDS_U[2 + MAXUSERS + 1], GIDS_U[2 + 2 * MAXUSERS + 1];
+static unsigned nuids_u, ngids_u;
+
+#define PICK_MODE(a) (nusers ? PICK(a##_U) : PICK(a))
+
+static void parse_users(const char *spec)
+{
+	char *dup = strdup(spec), *sv = NULL;
+	for (char *t = strtok_r(dup, ",", &sv); t && nusers < MAXUSERS; t = strtok_r(NULL, ",", &sv)) {
+		struct user *u = &users[nusers];
+		char *end;
+		u->uid = (uid_t)strtoul(t, &end, 10);
+		if (*end != ':')
+			goto bad;
+		u->gid = (gid_t)strtoul(end + 1, &end, 10);
+		u->groups[u->ngroups++] = u->gid;
+		if (*end == ':')
+			do
+				u->groups[u->ngroups++] = (gid_t)strtoul(end + 1, &end, 10);
+			while (*end == '/' && u->ngroups < 8);
+		if (*end)
+			goto bad;
+		nusers++;
+	}
+	free(dup);
+	UIDS_U[nuids_u++] = -1;
+	UIDS_U[nuids_u++] = 0;
+	GIDS_U[ngids_u++] = -1;
+	GIDS_U[ngids_u++] = 0;
+	for (unsigned i = 0; i < nusers; i++) {
+		UIDS_U[nuids_u++] = (int)users[i].uid;
+		for (int g = 0; g < users[i].ngroups; g++) {
+			unsigned k = 0;
+			while (k < ngids_u && GIDS_U[k] != (int)users[i].groups[g])
+				k++;
+			if (k == ngids_u && ngids_u < NELEM(GIDS_U) - 1)
+				GIDS_U[ngids_u++] = (int)users[i].groups[g];
+		}
+	}
+	UIDS_U[nuids_u++] = 65534;
+	GIDS_U[ngids_u++] = 65534;
+	root_ngroups = getgroups(64, root_groups);
+	if (root_ngroups < 0)
+		root_ngroups = 0;
+	return;
+bad:
+	fprintf(stderr, "fsops: bad FSOPS_USERS entry in '%s' (uid:gid[:g1/g2...])\n", spec);
+	exit(2);
+}
+
+/* Act as users[a] (a < 0: stay root). Only the effective ids change, so
+ * the way back is open; root's capabilities go with euid 0. */
+static void become(int a)
+{
+	if (a < 0)
+		return;
+	const struct user *u = &users[a];
+	if (setgroups((size_t)u->ngroups, u->groups) < 0 || setresgid(-1, u->gid, -1) < 0 ||
+	    setresuid(-1, u->uid, -1) < 0) {
+		perror("fsops: become");
+		exit(2);
+	}
+}
+
+static void unbecome(int a)
+{
+	if (a < 0)
+		return;
+	if (setresuid(-1, 0, -1) < 0 || setresgid(-1, 0, -1) < 0 ||
+	    setgroups((size_t)root_ngroups, root_groups) < 0) {
+		perror("fsops: unbecome");
+		exit(2);
+	}
+}
+
+/* xattr names: user.x0..3, in users mode also security.capability */
+static void xattr_name(char *name, size_t len)
+{
+	unsigned k = rndn(nusers ? 5 : 4);
+	if (k == 4)
+		snprintf(name, len, "security.capability");
+	else
+		snprintf(name, len, "user.x%u", k);
+}
 
 static unsigned char iobuf[1 << 16];
 
@@ -357,9 +470,17 @@ static void run_op(int n)
 {
 	char p[16], q[16], tgt[64], args[512];
 	enum op op = pick_op();
+	int actor = -1;
+	if (nusers) {
+		/* half the operations as root, the rest shared by the users */
+		uint32_t a = rndn(2 * nusers);
+		actor = a < nusers ? -1 : (int)(a - nusers);
+	}
 	args[0] = 0;
 	res[0] = 0;
 	skip_op = only && !only[n];
+	if (!skip_op)
+		become(actor);
 
 	switch (op) {
 	case OP_CREATE: {
@@ -371,7 +492,7 @@ static void run_op(int n)
 		};
 		gen_path(p);
 		unsigned v = rndn(NELEM(V));
-		mode_t m = PICK(FILE_MODES);
+		mode_t m = PICK_MODE(FILE_MODES);
 		ARGS( "%s %s %04o", p, V[v].nm, (unsigned)m);
 		int fd = open(p, V[v].fl | O_CLOEXEC | O_NONBLOCK, m);
 		if (fd < 0) {
@@ -420,7 +541,7 @@ static void run_op(int n)
 	}
 	case OP_MKDIR: {
 		gen_path(p);
-		mode_t m = PICK(DIR_MODES);
+		mode_t m = PICK_MODE(DIR_MODES);
 		ARGS( "%s %04o", p, (unsigned)m);
 		set_res(mkdir(p, m));
 		break;
@@ -471,14 +592,15 @@ static void run_op(int n)
 	}
 	case OP_CHMOD: {
 		gen_path(p);
-		mode_t m = PICK(CHMOD_MODES);
+		mode_t m = PICK_MODE(CHMOD_MODES);
 		ARGS( "%s %04o", p, (unsigned)m);
 		set_res(chmod(p, m));
 		break;
 	}
 	case OP_CHOWN: {
 		gen_path(p);
-		int u = PICK(UIDS), g = PICK(GIDS);
+		int u = nusers ? UIDS_U[rndn(nuids_u)] : PICK(UIDS);
+		int g = nusers ? GIDS_U[rndn(ngids_u)] : PICK(GIDS);
 		int nofollow = rndn(2);
 		ARGS( "%s %d %d%s", p, u, g, nofollow ? " NOFOLLOW" : "");
 		set_res(fchownat(AT_FDCWD, p, (uid_t)u, (gid_t)g,
@@ -505,7 +627,7 @@ static void run_op(int n)
 	}
 	case OP_SETXATTR: {
 		gen_path(p);
-		char name[16], val[48];
+		char name[32], val[48];
 		snprintf(name, sizeof(name), "user.x%u", rndn(4));
 		size_t vl = rndn(40);
 		for (size_t i = 0; i < vl; i++)
@@ -522,15 +644,20 @@ static void run_op(int n)
 	}
 	case OP_GETXATTR: {
 		gen_path(p);
-		char name[16], val[256];
-		snprintf(name, sizeof(name), "user.x%u", rndn(4));
+		char name[32], val[256];
+		xattr_name(name, sizeof(name));
 		int nofollow = rndn(2);
 		ARGS( "%s %s%s", p, name, nofollow ? " NOFOLLOW" : "");
 		ssize_t r = nofollow ? lgetxattr(p, name, val, sizeof(val) - 1)
 				     : getxattr(p, name, val, sizeof(val) - 1);
 		if (r < 0)
 			set_res(-1);
-		else {
+		else if (strncmp(name, "user.", 5) != 0) {
+			size_t o = (size_t)snprintf(res, sizeof(res), "%zd ", r);
+			for (ssize_t i = 0; i < r; i++)
+				o += (size_t)snprintf(res + o, sizeof(res) - o, "%02x",
+						      (unsigned char)val[i]);
+		} else {
 			val[r] = 0;
 			snprintf(res, sizeof(res), "%zd '%s'", r, val);
 		}
@@ -550,8 +677,8 @@ static void run_op(int n)
 	}
 	case OP_REMOVEXATTR: {
 		gen_path(p);
-		char name[16];
-		snprintf(name, sizeof(name), "user.x%u", rndn(4));
+		char name[32];
+		xattr_name(name, sizeof(name));
 		int nofollow = rndn(2);
 		ARGS( "%s %s%s", p, name, nofollow ? " NOFOLLOW" : "");
 		set_res(nofollow ? lremovexattr(p, name) : removexattr(p, name));
@@ -559,7 +686,7 @@ static void run_op(int n)
 	}
 	case OP_MKFIFO: {
 		gen_path(p);
-		mode_t m = PICK(FILE_MODES);
+		mode_t m = PICK_MODE(FILE_MODES);
 		ARGS( "%s %04o", p, (unsigned)m);
 		set_res(mknod(p, S_IFIFO | m, 0));
 		break;
@@ -700,7 +827,12 @@ static void run_op(int n)
 	case OP_COUNT:
 		break;
 	}
-	if (!skip_op)
+	if (skip_op)
+		return;
+	unbecome(actor);
+	if (actor >= 0)
+		printf("%d %s %s as=%u = %s\n", n, OPS[op].name, args, (unsigned)users[actor].uid, res);
+	else
 		printf("%d %s %s = %s\n", n, OPS[op].name, args, res);
 }
 
@@ -806,7 +938,7 @@ static void print_xattrs(const char *path)
 	char *v[512];
 	int cnt = 0;
 	for (char *p = names; p < names + n && cnt < 512; p += strlen(p) + 1)
-		if (list_raw || strncmp(p, "user.", 5) == 0)
+		if (list_raw || strncmp(p, "user.", 5) == 0 || !strcmp(p, "security.capability"))
 			v[cnt++] = p;
 	qsort(v, (size_t)cnt, sizeof(v[0]), cmpstr);
 	for (int i = 0; i < cnt; i++) {
@@ -941,6 +1073,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "fsops: chroot %s: %s\n", argv[3], strerror(errno));
 		return 2;
 	}
+	const char *us = getenv("FSOPS_USERS");
+	if (us && *us)
+		parse_users(us);
 	const char *sel = getenv("FSOPS_ONLY");
 	if (sel && *sel) {
 		/* "1,5,7-9": a subset of the sequence, for reducing a failure;
@@ -960,8 +1095,8 @@ int main(int argc, char **argv)
 	/* odd seeds run with umask 0 so the daemon's own umask handling shows */
 	mode_t um = (seed & 1) ? 0 : 022;
 	umask(um);
-	printf("# fsops seed=%llu nops=%ld umask=%04o%s\n", seed, nops, (unsigned)um,
-	       only ? " (FSOPS_ONLY subset)" : "");
+	printf("# fsops seed=%llu nops=%ld umask=%04o%s%s%s\n", seed, nops, (unsigned)um,
+	       only ? " (FSOPS_ONLY subset)" : "", nusers ? " users=" : "", nusers ? us : "");
 	for (long i = 1; i <= nops; i++)
 		run_op((int)i);
 	return 0;

@@ -22,7 +22,15 @@
 #   UF_DIFF_CONTEXT    log lines shown before the first difference (default 8)
 #   UF_DIFF_KOPTS      kernel overlayfs options (default
 #                      redirect_dir=on,metacopy=on)
-#   UNIONFUSE_ARGS     extra daemon options (default "-o timeout=0")
+#   UNIONFUSE_ARGS     extra daemon options (default "-o timeout=0", with
+#                      UF_DIFF_USERS=1 "-o allow_other,timeout=0")
+#   UF_DIFF_USERS      1: several users. Creates ufsec-alice and ufsec-bob
+#                      (useradd, if missing; alice is also in bob's group),
+#                      runs half the operations as them (FSOPS_USERS, see
+#                      fsops.c) with setuid/setgid modes, and gives the
+#                      initial tree world-writable dirs, setuid/setgid files
+#                      of root and of alice, a setgid dir and a file with
+#                      security.capability
 #   UF_DIFF_ALLOW_NONFUSE  1: accept a non-FUSE mount from UNIONFUSE_BIN (for
 #                      testing this script with a fake daemon)
 #   UF_DIFF_REDUCE     1: shrink each failing seed's operation sequence to a
@@ -79,7 +87,12 @@ CONTEXT=${UF_DIFF_CONTEXT:-8}
 # kernel features matching unionfuse's on-disk format (redirects for
 # renamed dirs, metacopy for metadata-only copy-up)
 KOPTS=${UF_DIFF_KOPTS:-redirect_dir=on,metacopy=on}
-read -r -a UF_ARGS <<<"${UNIONFUSE_ARGS:--o timeout=0}"
+USERS=${UF_DIFF_USERS:-0}
+if [ "$USERS" = 1 ]; then
+	read -r -a UF_ARGS <<<"${UNIONFUSE_ARGS:--o allow_other,timeout=0}"
+else
+	read -r -a UF_ARGS <<<"${UNIONFUSE_ARGS:--o timeout=0}"
+fi
 
 [ "$(id -u)" = 0 ] || skip "needs root (mount -t overlay)"
 [ -c /dev/fuse ] || skip "no /dev/fuse"
@@ -90,6 +103,15 @@ fi
 for t in setfattr mknod timeout mountpoint; do
 	command -v $t >/dev/null || skip "missing tool $t"
 done
+if [ "$USERS" = 1 ]; then
+	for u in ufsec-alice ufsec-bob; do
+		id -u "$u" >/dev/null 2>&1 || useradd -M -s /usr/sbin/nologin "$u" ||
+			skip "cannot create user $u"
+	done
+	AU=$(id -u ufsec-alice) AG=$(id -g ufsec-alice)
+	BU=$(id -u ufsec-bob) BG=$(id -g ufsec-bob)
+	export FSOPS_USERS="$AU:$AG:$BG,$BU:$BG"
+fi
 if [ "$UF_BIN" != kernel ] && [ ! -x "$UF_BIN" ]; then
 	echo "FAIL: daemon binary $UF_BIN is not executable"
 	exit 1
@@ -229,6 +251,26 @@ make_branches() { # $1 dir, $2 prepopulate upper (0/1)
 			printf 'e/a in opaque upper e\n' >"$U/e/a"
 			printf 'b replaced in upper\n' >"$U/b"
 			ln -s /a/c "$U/a/e" # replaces L1's symlink a/e
+		fi
+		if [ "$USERS" = 1 ]; then
+			# --- several users: room to write, and privileged files
+			chmod 0777 "$L1" "$L2" "$U"
+			chmod 1777 "$L2/a" "$L2/e"
+			chmod 06777 "$L1/b"                     # root's, writable by all
+			chown "0:$BG" "$L1/a/c/d" "$L2/d/c" "$L2/h"
+			chmod 02666 "$L1/a/c/d"                 # setgid, no group x
+			chmod 02770 "$L2/d/c"
+			chmod 02777 "$L2/h"                     # setgid dir of bob's group
+			chown "$AU:$AG" "$L2/a/f"
+			chmod 04777 "$L2/a/f"                   # alice's setuid file
+			chmod 04755 "$L1/g"                     # hard-linked setuid
+			chmod 0777 "$L2/a/c/e"                  # cap_net_raw+ep:
+			setfattr -n security.capability \
+				-v 0x0100000200200000000000000000000000000000 "$L2/a/c/e"
+			if [ "$2" = 1 ]; then
+				chmod 0777 "$U/a" "$U/e"
+				chmod 06777 "$U/b"
+			fi
 		fi
 	) || return 1
 	# give the tree old, fixed times so that copy-up preserving times shows
@@ -517,7 +559,7 @@ reduce() { # $1 seed dir
 
 # ------------------------------------------------------------------ main
 other=$([ "$UF_BIN" = kernel ] && echo kernel2 || echo unionfuse)
-echo "differential: $other vs kernel overlayfs ($KOPTS), seeds $(echo $seed_list), $NOPS ops each, work dir $work"
+echo "differential: $other vs kernel overlayfs ($KOPTS), seeds $(echo $seed_list), $NOPS ops each${FSOPS_USERS:+, users $FSOPS_USERS}, work dir $work"
 ONLY=
 failed_seeds=()
 for seed in $seed_list; do

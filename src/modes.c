@@ -1,0 +1,182 @@
+/* Mode rules the daemon applies itself: the kernel's killing of setuid and
+ * setgid on truncate and write where the FUSE kernel side does not do it
+ * (open with O_TRUNC under atomic_o_trunc; setgid without group execute),
+ * and what a copy-up may give its copy. Creating objects with these bits is
+ * dir.c's. docs/security.md, "Mode rules", has the whole list. */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/statvfs.h>
+
+#include "unionfuse/inode.h"
+#include "unionfuse/modes.h"
+#include "unionfuse/util.h"
+
+#define UF_CAP_FSETID 4 /* linux/capability.h */
+
+/* Is @id inside one of the ranges of the id map @path? -1: no map. */
+static int id_mapped(const char *path, uint32_t id, bool *ret_identity)
+{
+	g_autofree char *map = NULL;
+
+	*ret_identity = false;
+	if (!g_file_get_contents(path, &map, NULL, NULL))
+		return -1;
+	bool in = false;
+	for (char *line = map, *nl; line && *line; line = nl ? nl + 1 : NULL) {
+		uint32_t inside, outside, count;
+		nl = strchr(line, '\n');
+		if (sscanf(line, "%" SCNu32 " %" SCNu32 " %" SCNu32, &inside, &outside, &count) !=
+		    3)
+			continue;
+		if (inside == 0 && outside == 0 && count == UINT32_MAX)
+			*ret_identity = true;
+		if (id >= inside && id - inside < count)
+			in = true;
+	}
+	return in;
+}
+
+static uint32_t read_overflow(const char *path)
+{
+	g_autofree char *s = NULL;
+
+	if (!g_file_get_contents(path, &s, NULL, NULL))
+		return 65534;
+	return (uint32_t)g_ascii_strtoull(s, NULL, 10);
+}
+
+void uf_modes_init(struct uf_fs *fs)
+{
+	uint32_t ou = read_overflow("/proc/sys/kernel/overflowuid");
+	uint32_t og = read_overflow("/proc/sys/kernel/overflowgid");
+	bool uid_identity, gid_identity;
+
+	/* An id our namespace cannot map stats as the overflow id. When that
+	 * id is itself mapped a real owner looks the same: we cannot tell
+	 * them apart and let it be (it is no privilege either). */
+	int ru = id_mapped("/proc/self/uid_map", ou, &uid_identity);
+	int rg = id_mapped("/proc/self/gid_map", og, &gid_identity);
+	fs->unmapped_uid = ru == 0 ? ou : (uid_t)-1;
+	fs->unmapped_gid = rg == 0 ? og : (gid_t)-1;
+	/* No maps to read (no /proc): take it for the initial namespace. */
+	fs->init_userns = (ru < 0 || uid_identity) && (rg < 0 || gid_identity);
+}
+
+/* Bit @cap of the CapEff line of task @pid, or -1 when unknown. */
+static int task_has_cap(pid_t pid, int cap)
+{
+	g_autofree char *path = g_strdup_printf("/proc/%d/task/%d/status", (int)pid, (int)pid);
+	g_autofree char *status = NULL;
+
+	if (pid <= 0 || !g_file_get_contents(path, &status, NULL, NULL))
+		return -1;
+	const char *p = strstr(status, "\nCapEff:");
+	if (!p)
+		return -1;
+	uint64_t eff = g_ascii_strtoull(p + strlen("\nCapEff:"), NULL, 16);
+	return (eff >> cap) & 1;
+}
+
+bool uf_caller_fsetid(const struct uf_fs *fs, fuse_req_t req)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+
+	/* capable() asks the initial user namespace: a root of another one
+	 * never has it. Setting a non-zero fsuid drops CAP_FSETID, so the
+	 * uid tells most; a root that dropped it shows in /proc. */
+	if (ctx->uid != 0 || !fs->init_userns)
+		return false;
+	return task_has_cap(ctx->pid, UF_CAP_FSETID) != 0;
+}
+
+/* Is the caller of @req in group @gid (its fsgid or a supplementary
+ * group), as the kernel's in_group_p()? */
+static bool caller_in_group(fuse_req_t req, gid_t gid)
+{
+	gid_t small[32];
+	g_autofree gid_t *big = NULL;
+	gid_t *list = small;
+
+	if (fuse_req_ctx(req)->gid == gid)
+		return true;
+	int n = fuse_req_getgroups(req, G_N_ELEMENTS(small), small);
+	if (n > (int)G_N_ELEMENTS(small)) {
+		list = big = g_new(gid_t, n);
+		n = MIN(n, fuse_req_getgroups(req, n, big));
+	}
+	for (int i = 0; i < n; i++)
+		if (list[i] == gid)
+			return true;
+	return false;
+}
+
+mode_t uf_killpriv_mode(const struct uf_fs *fs, fuse_req_t req, const struct stat *st)
+{
+	mode_t kill = 0;
+
+	if (!S_ISREG(st->st_mode) || !(st->st_mode & (S_ISUID | S_ISGID)))
+		return st->st_mode;
+	kill = st->st_mode & S_ISUID;
+	/* The kernel's setattr_should_drop_sgid(). Without group execute
+	 * S_ISGID marks mandatory locking, not a privilege, but the kernel
+	 * drops it for a caller outside the group all the same (FUSE's own
+	 * recomputation in fuse_setattr() keeps it: that one is ours). */
+	if ((st->st_mode & S_ISGID) &&
+	    ((st->st_mode & S_IXGRP) || !caller_in_group(req, st->st_gid)))
+		kill |= S_ISGID;
+	if (!kill || uf_caller_fsetid(fs, req))
+		return st->st_mode;
+	return st->st_mode & ~kill;
+}
+
+int uf_killpriv_fd(const struct uf_fs *fs, fuse_req_t req, int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	mode_t mode = uf_killpriv_mode(fs, req, &st);
+	if (mode == st.st_mode)
+		return 0;
+	return uf_neg_errno(fchmod(fd, mode & 07777));
+}
+
+int uf_killpriv_inode(struct uf_fs *fs, fuse_req_t req, struct uf_inode *ino)
+{
+	struct uf_located loc;
+	struct stat st;
+
+	if (!S_ISREG(ino->type))
+		return 0;
+	int r = uf_inode_locate(fs, ino, UF_TOP, &loc);
+	if (r < 0)
+		return r;
+	r = uf_neg_errno(fstat(loc.fd, &st));
+	if (r == 0) {
+		mode_t mode = uf_killpriv_mode(fs, req, &st);
+		if (mode != st.st_mode)
+			r = uf_loc_chmod(&loc, mode & 07777);
+	}
+	uf_located_done(&loc);
+	return r;
+}
+
+int uf_copyup_mode_for(const struct uf_fs *fs, int dirfd, struct stat *st, bool *ret_drop_caps)
+{
+	struct statvfs sv;
+
+	*ret_drop_caps = false;
+	if (st->st_uid == fs->unmapped_uid || st->st_gid == fs->unmapped_gid)
+		return -EOVERFLOW;
+	if (!S_ISREG(st->st_mode))
+		return 0; /* setgid on a dir is inheritance, no privilege */
+	if (fstatvfs(dirfd, &sv) < 0)
+		return -errno;
+	if (sv.f_flag & ST_NOSUID) {
+		st->st_mode &= ~(S_ISUID | S_ISGID);
+		*ret_drop_caps = true;
+	}
+	return 0;
+}
