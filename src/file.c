@@ -219,6 +219,10 @@ static void run_fsync(struct uf_job *j)
 
 void uf_ll_fsync(fuse_req_t req, fuse_ino_t id, int datasync, struct fuse_file_info *fi)
 {
+	if (uf_fs_from_req(req)->volatile_upper) {
+		fuse_reply_err(req, 0); /* as the kernel's volatile mount */
+		return;
+	}
 	struct uf_job *j = uf_job_new(run_fsync, req);
 
 	j->ino = id;

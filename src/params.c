@@ -47,6 +47,7 @@ static const struct fuse_opt config_opts[] = {
 	CFG_OPT("writeback=0", writeback, 0), CFG_OPT("nowriteback", writeback, 0),
 	CFG_OPT("userxattr", userxattr, 1),   CFG_OPT("metacopy=on", metacopy, 1),
 	CFG_OPT("metacopy=off", metacopy, 0),
+	CFG_OPT("volatile", volatile_upper, 1), CFG_OPT("fsync=0", volatile_upper, 2),
 	/* Options of the kernel overlayfs and fuse-overlayfs that we implement. */
 	CFG_OPT("noacl", noacl, 1), CFG_OPT("noxattrs=1", noxattrs, 1),
 	CFG_OPT("static_nlink", static_nlink, 1), CFG_OPT("squash_to_root", squash_to_root, 1),
@@ -73,8 +74,7 @@ static const struct {
 	{ "uuid=", "null|off|auto", "no origin file handles are recorded, so no uuid is either" },
 	{ "metacopy=", "on|off", NULL },
 	{ "verity=", "off", "fs-verity digests of metacopy files are not checked" },
-	{ "volatile", NULL, "fsync and syncfs always reach the upper" },
-	{ "fsync=", "1", "fsync always reaches the upper" },
+	{ "fsync=", "1", NULL },
 	{ "fast_ino=", "0", "st_ino is always computed the one consistent way" },
 	{ "threaded=", "0|1", NULL },
 	{ "noxattrs=", "0|1", NULL },
@@ -330,7 +330,7 @@ static void config_init(struct uf_config *c)
 	*c = (struct uf_config){
 		.branches = g_ptr_array_new_with_free_func(g_free),
 		.timeout = UF_DEFAULT_TIMEOUT,
-		.metacopy = 1,
+		.metacopy = 0, /* as the kernel's default: its upper mounts anywhere */
 		.squash_uid = -1,
 		.squash_gid = -1,
 		.fuse_args = FUSE_ARGS_INIT(0, NULL),

@@ -36,6 +36,45 @@ static struct uf_inode *make_root(struct uf_fs *fs)
 	return root;
 }
 
+/* The kernel's volatile marker, WORKDIR/work/incompat/volatile: an upper
+ * used without fsync and not cleanly unmounted may have lost anything, so
+ * its next mount is refused while the marker is there (by the kernel too).
+ * Unlike the kernel, a clean unmount of ours removes it (uf_fs_free(), after
+ * syncfs()). */
+#define VOLATILE_DIRS "work/incompat/volatile"
+
+static int volatile_check(struct uf_fs *fs, bool marker, const char *workdir, char **reterr_msg)
+{
+	struct stat st;
+
+	if (fs->work_fd < 0) {
+		if (!marker)
+			return 0;
+		*reterr_msg = g_strdup(
+		    "-o volatile needs a workdir (for the marker that refuses the upper after a crash)");
+		return -EINVAL;
+	}
+	if (fstatat(fs->work_fd, VOLATILE_DIRS, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		*reterr_msg = g_strdup_printf(
+		    "the upper was mounted volatile and not cleanly unmounted: it may have lost data; "
+		    "start over with an empty upper and workdir, or remove '%s/" VOLATILE_DIRS
+		    "' if you know it is whole",
+		    workdir);
+		return -EINVAL;
+	}
+	if (!marker)
+		return 0;
+	mkdirat(fs->work_fd, "work", 0700);
+	mkdirat(fs->work_fd, "work/incompat", 0700);
+	if (mkdirat(fs->work_fd, VOLATILE_DIRS, 0700) < 0 && errno != EEXIST) {
+		*reterr_msg = g_strdup_printf("cannot make the volatile marker in workdir '%s': %s",
+					      workdir, g_strerror(errno));
+		return -errno;
+	}
+	fs->volatile_marker = true;
+	return 0;
+}
+
 /* Can we reopen objects by file handle (CAP_DAC_READ_SEARCH, and a branch
  * filesystem that has handles)? Tried on the top branch's root. */
 static bool handles_work(int dirfd)
@@ -132,6 +171,10 @@ int uf_fs_new(const struct uf_config *c, struct uf_fs **ret, char **reterr_msg)
 	fs->xattr_redirect = g_strconcat(fs->xattr_prefix, "redirect", NULL);
 	fs->xattr_metacopy = g_strconcat(fs->xattr_prefix, "metacopy", NULL);
 	fs->metacopy = c->metacopy;
+	fs->volatile_upper = c->volatile_upper != 0;
+	r = volatile_check(fs, c->volatile_upper == 1, c->workdir, reterr_msg);
+	if (r < 0)
+		goto fail;
 	fs->opt.noacl = c->noacl;
 	fs->opt.noxattrs = c->noxattrs;
 	fs->opt.static_nlink = c->static_nlink;
@@ -173,6 +216,11 @@ void uf_fs_free(struct uf_fs *fs)
 	if (!fs)
 		return;
 	uf_notify_stop(fs);
+	if (fs->volatile_marker && syncfs(fs->upper->fd) == 0) {
+		unlinkat(fs->work_fd, VOLATILE_DIRS, AT_REMOVEDIR);
+		unlinkat(fs->work_fd, "work/incompat", AT_REMOVEDIR);
+		unlinkat(fs->work_fd, "work", AT_REMOVEDIR);
+	}
 	g_hash_table_foreach_remove(fs->inodes, free_inode, fs->root);
 	g_hash_table_foreach_remove(fs->unshared, free_inode, fs->root);
 	g_hash_table_foreach_remove(fs->retired, free_inode, fs->root);

@@ -23,7 +23,11 @@ struct uf_config {
 	int read_only;
 	int writeback;
 	int userxattr; /* user.overlay.* instead of trusted.overlay.* */
-	int metacopy;  /* metadata-only copy-up (default on) */
+	int metacopy;  /* metadata-only copy-up (default off, as the kernel) */
+	/* -o volatile (1, the kernel's: a marker in the workdir refuses the next
+	 * mount after a crash) or fsync=0 (2, fuse-overlayfs's): no fsync of
+	 * copies, fsync and syncfs through the union do nothing. */
+	int volatile_upper;
 	/* Options of the kernel overlayfs and fuse-overlayfs (docs/usage.md). */
 	int noacl;	  /* no POSIX ACLs: system.posix_acl_* hidden and refused */
 	int noxattrs;	  /* no xattrs at all through the union */

@@ -130,7 +130,8 @@ struct uf_fs {
 	bool posix_acl; /* the kernel sends modes unmasked: apply the umask */
 	bool metacopy;	/* metadata-only copy-up for chmod/chown/utimes/setxattr */
 	bool handles;	/* open_by_handle_at() works on the branches (root) */
-	bool volatile_upper; /* -o volatile: no fsync of copies (the kernel's volatile) */
+	bool volatile_upper; /* -o volatile/fsync=0: no fsync of copies, fsync does nothing */
+	bool volatile_marker; /* the workdir holds our volatile marker: remove at unmount */
 	/* Our user namespace (modes.c): the ids that stat as unmapped (the
 	 * overflow ids, or -1 when they are mapped themselves), and whether
 	 * it is the initial one, where capable() is answered. */

@@ -88,6 +88,9 @@ CONTEXT=${UF_DIFF_CONTEXT:-8}
 # renamed dirs, metacopy for metadata-only copy-up)
 KOPTS=${UF_DIFF_KOPTS:-redirect_dir=on,metacopy=on}
 USERS=${UF_DIFF_USERS:-0}
+# unionfuse's metacopy follows the kernel's (off unless asked for)
+MC_ARGS=()
+case ,$KOPTS, in *,metacopy=on,*) MC_ARGS=(-o metacopy=on) ;; esac
 if [ "$USERS" = 1 ]; then
 	read -r -a UF_ARGS <<<"${UNIONFUSE_ARGS:--o allow_other,timeout=0}"
 else
@@ -292,7 +295,7 @@ mount_kernel() { # $1 side dir, $2 workdir name
 mount_unionfuse() { # $1 side dir
 	local s=$1 i
 	mkdir -p "$s/m"
-	"$UF_BIN" -f "${UF_ARGS[@]}" "$s/l1:$s/l2:$s/u" "$s/m" >"$s/daemon.log" 2>&1 &
+	"$UF_BIN" -f "${UF_ARGS[@]}" "${MC_ARGS[@]}" "$s/l1:$s/l2:$s/u" "$s/m" >"$s/daemon.log" 2>&1 &
 	daemon_pid=$!
 	mounted+=("$s/m")
 	for i in $(seq 100); do

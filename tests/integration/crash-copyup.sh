@@ -96,7 +96,7 @@ with open(sys.argv[1], "r+b", buffering=0) as f:
 }
 
 start_daemon() {
-	"$BIN" -f "$L:$U" "$M" 2>>"$UF_TMP/daemon.err" &
+	"$BIN" -f -o metacopy=on "$L:$U" "$M" 2>>"$UF_TMP/daemon.err" &
 	DPID=$!
 	if ! uf_wait_mounted "$M" 10; then
 		uf_fail "round $1: daemon -f mounts" "stderr: $(cat "$UF_TMP/daemon.err")"
@@ -169,7 +169,7 @@ check_round() {
 	[ "$present" -gt 0 ] && [ "$present" -lt 4 ] && PARTIAL=$((PARTIAL + 1))
 
 	# the union after a remount
-	uf_mount "$BIN" "$L:$U" "$M" || return
+	uf_mount "$BIN" "$L:$U" "$M" -o metacopy=on || return
 	uf_check_out "round $r: the union lists just the 4 files" "$(printf '%s\n' f0 f1 f2 f3)" ls -A "$M"
 	bad=()
 	for i in 0 1 2 3; do
@@ -228,7 +228,7 @@ for r in $(seq 0 "$ROUNDS"); do
 	if [ "$r" -gt 0 ] && [ $((r % 2)) -eq 0 ]; then
 		# a metadata-only copy-up of each file first
 		meta=1
-		uf_mount "$BIN" "$L:$U" "$M" || break
+		uf_mount "$BIN" "$L:$U" "$M" -o metacopy=on || break
 		for i in 0 1 2 3; do setfattr -n user.meta -v m "$M/f$i"; done
 		uf_umount "$M"
 		n=0
@@ -291,7 +291,7 @@ uf_log "over the kill rounds: $COPIED upper copies checked; $PARTIAL rounds kill
 
 # --- after all that, the union still copies up correctly
 find "$U" -mindepth 1 -delete
-uf_mount "$BIN" "$L:$U" "$M" || uf_finish
+uf_mount "$BIN" "$L:$U" "$M" -o metacopy=on || uf_finish
 for i in 0 1 2 3; do
 	printf 'final' | dd of="$M/f$i" bs=5 count=1 seek=$((SIZE - 100)) oflag=seek_bytes conv=notrunc status=none
 done
