@@ -7,6 +7,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 
 #include "unionfuse/branch.h"
@@ -74,6 +75,8 @@ int uf_branches_open(const struct uf_config *c, struct uf_branch **ret, unsigned
 		b[i].ino = st.st_ino;
 		b[i].index = i;
 		b[i].writable = upper;
+		struct statvfs sv;
+		b[i].nosuid = fstatvfs(b[i].fd, &sv) == 0 && (sv.f_flag & ST_NOSUID);
 		b[i].name_max =
 		    fstatfs(b[i].fd, &sfs) == 0 && sfs.f_namelen > 0 ? sfs.f_namelen : 255;
 		for (unsigned j = 0; j < i; j++) {

@@ -117,6 +117,11 @@ void uf_stat_fixup(struct uf_fs *fs, struct uf_inode *ino, struct stat *st)
 	 * nlink 1 tells find(1) not to rely on it. */
 	if (uf_inode_is_merged(ino))
 		st->st_nlink = 1;
+	/* A setuid file of a nosuid lower is inert there: never live through
+	 * a union mounted suid either (a copy-up strips the bits too). */
+	if (S_ISREG(ino->type) && !uf_inode_in_upper(fs, ino) &&
+	    fs->branches[atomic_load(&ino->branch)].nosuid)
+		st->st_mode &= ~(S_ISUID | S_ISGID);
 	uf_stat_apply_opts(fs, st); /* -o squash_to_uid= etc. */
 }
 

@@ -102,6 +102,14 @@ int uf_copy_xattrs(const struct uf_fs *fs, const struct uf_xobj *src, const stru
 	return 0;
 }
 
+/* A file capability of a regular file still in a nosuid lower is inert
+ * there: the union neither shows it nor copies it up (modes.c). */
+static bool inert_capability(struct uf_fs *fs, struct uf_inode *ino, const char *name)
+{
+	return strcmp(name, "security.capability") == 0 && S_ISREG(ino->type) &&
+	       !uf_inode_in_upper(fs, ino) && fs->branches[atomic_load(&ino->branch)].nosuid;
+}
+
 static bool is_acl_xattr(const char *name)
 {
 	return strcmp(name, "system.posix_acl_access") == 0 ||
@@ -202,7 +210,8 @@ void uf_ll_getxattr(fuse_req_t req, fuse_ino_t id, const char *name, size_t size
 		return;
 	}
 	struct uf_inode *ino = uf_inode_from_id(fs, id);
-	if (atomic_load_explicit(&ino->xattr_none, memory_order_relaxed)) {
+	if (atomic_load_explicit(&ino->xattr_none, memory_order_relaxed) ||
+	    inert_capability(fs, ino, name)) {
 		fuse_reply_err(req, ENODATA);
 		return;
 	}
@@ -242,7 +251,8 @@ void uf_ll_listxattr(fuse_req_t req, fuse_ino_t id, size_t size)
 		fuse_reply_err(req, EOPNOTSUPP);
 		return;
 	}
-	int r = inode_xobj(fs, uf_inode_from_id(fs, id), &o, &loc);
+	struct uf_inode *ino = uf_inode_from_id(fs, id);
+	int r = inode_xobj(fs, ino, &o, &loc);
 	if (r < 0) {
 		fuse_reply_err(req, -r);
 		return;
@@ -258,7 +268,8 @@ void uf_ll_listxattr(fuse_req_t req, fuse_ino_t id, size_t size)
 	int trusted_ok = -1; /* caller_has_sys_admin(), asked when needed */
 	for (ssize_t i = 0; i < n; i += strlen(raw + i) + 1) {
 		g_autofree char *name = uf_xattr_from_disk(fs->xattr_prefix, raw + i);
-		if (!name || (fs->opt.noacl && is_acl_xattr(name)))
+		if (!name || (fs->opt.noacl && is_acl_xattr(name)) ||
+		    inert_capability(fs, ino, name))
 			continue;
 		if (g_str_has_prefix(name, "trusted.")) {
 			if (trusted_ok < 0)

@@ -28,6 +28,7 @@ struct uf_branch {
 	unsigned name_max; /* f_namelen of the branch's filesystem */
 	unsigned index;	   /* position in fs->branches, 0 = top */
 	bool writable;	   /* only the upper */
+	bool nosuid;	   /* on a nosuid mount: its setuid bits and capabilities are inert */
 };
 
 /* Identity of a real object: what a hash table of inodes is keyed by. */

@@ -97,7 +97,7 @@ uf_check_eq "foreground: the warning is on stderr" \
 
 # ----------------------------------------------------------- -d: tracing
 rm -rf "$T/u" && mkdir "$T/u"
-"$BIN" -d "$T/l:$T/u" "$M" >"$UF_TMP/d.out" 2>"$UF_TMP/d.err" &
+"$BIN" -d -o metacopy=on "$T/l:$T/u" "$M" >"$UF_TMP/d.out" 2>"$UF_TMP/d.err" &
 DPID=$!
 if uf_wait_mounted "$M" 10; then
 	cat "$M/f" >/dev/null
@@ -129,7 +129,7 @@ expect_trace "a redirect written" "rename: redirect '/mv' written on the moving 
 expect_trace "the whiteout a rename leaves" "rename 'mv' -> 'mv2': whiteout left at the old name: 0"
 
 # The redirect is followed after a remount.
-"$BIN" -d "$T/l:$T/u" "$M" 2>"$UF_TMP/d2.err" &
+"$BIN" -d -o metacopy=on "$T/l:$T/u" "$M" 2>"$UF_TMP/d2.err" &
 DPID=$!
 if uf_wait_mounted "$M" 10; then
 	ls "$M/mv2" >/dev/null

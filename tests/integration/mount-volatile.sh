@@ -48,6 +48,8 @@ uf_check_eq "copy-up and fsync through a volatile union: no fsync of the upper" 
 	"$(grep -E 'fsync|fdatasync' "$UF_TMP/strace")"
 uf_check_eq "the copy is whole" "lower data more" "$(cat "$U/f")"
 uf_umount "$M"
+# The daemon removes it as it exits, after the unmount.
+for _ in $(seq 100); do [ -d "/proc/$pid" ] || break; sleep 0.1; done
 uf_check "a clean unmount removes the marker" test ! -e "$MARK"
 uf_check "...and the kernel mounts that upper again" \
 	mount -t overlay ovl -o "lowerdir=$L,upperdir=$U,workdir=$W" "$T/k"
