@@ -2,12 +2,21 @@
  * its inodes. Mapping to kernel overlayfs: a "branch" is a layer; branches[0]
  * is the upper layer when the union is writable.
  *
- * Lock order: an inode's lock, then its parent directory's, then
- * fs->inodes_lock. A copy-up holds its inode's lock and takes the parent's
- * to publish; a change to a directory's upper entries holds that directory's
- * lock; a rename takes two directories' locks in address order.
+ * Lock order, outermost first:
+ *   an inode's ->lock, then its parent directory's (an rmdir holds the
+ *   child dir's, then the parent's; a rename two directories' in address
+ *   order), then fs->rename_lock (read: name -> fd in uf_inode_locate(),
+ *   never held across other work; write: a rename, from renameat2() to the
+ *   names' update), then fs->inodes_lock, then fs->xattr_lock (innermost).
+ * A copy-up holds its inode's lock and takes the parent's to publish; a
+ * change to a directory's upper entries holds that directory's lock.
+ * On the request loop's thread no inode lock is waited for: a busy one
+ * sends the request to the worker pool (worker.h, uf_inode_trylock()).
  * Never hold a lock across a fuse_reply_*() call: a reply may trigger a
- * forget that frees the inode. */
+ * forget that frees the inode, nor across a kernel invalidation (inval.h).
+ *
+ * Identity: a non-dir inode acts only on the real object whose (dev, ino,
+ * type) it recorded (->real, ->data_real); see uf_inode_locate(). */
 #pragma once
 
 #include <fuse_lowlevel.h>
