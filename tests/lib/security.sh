@@ -248,6 +248,8 @@ sec_umount() {
 		uf_fail "sanitizer reports of the daemon" "$rep"
 		rc=1
 	fi
+	# reported; a new mount starts afresh
+	[ -f "$UF_TMP/hangs" ] && mv "$UF_TMP/hangs" "$UF_TMP/hangs.$(date +%s%N)"
 	return "$rc"
 }
 
