@@ -65,8 +65,8 @@ sec_init() {
 
 # sec_user NAME: create a system user without a home (idempotent; left in place).
 sec_user() {
-	local i
-	for i in 1 2 3 4 5; do
+	local _
+	for _ in 1 2 3 4 5; do
 		id -u "$1" >/dev/null 2>&1 && return 0
 		useradd -M -s /usr/sbin/nologin "$1" >/dev/null 2>&1 && return 0
 		sleep 0.5 # another test's useradd holds /etc/passwd.lock
@@ -153,6 +153,7 @@ sec_marks() {
 		printf '%s\n%s\n' "$m" "${m:0:10}"
 	done
 }
+# shellcheck disable=SC2034 # used by the tests
 SEC_ALICE_DATA="ALICE-OWN-DATA, longer than any secret marker, so a read of it would show one"
 
 sec_check_no_leak() {
@@ -174,11 +175,11 @@ sec_check_no_leak() {
 # sec_mount BRANCHES [OPTS...]: root daemon with -o allow_other in the
 # foreground (stderr kept), mounted on $SEC_MNT.
 sec_mount() {
-	local branches=$1 i
+	local branches=$1
 	shift
 	"$SEC_BIN" -f -o allow_other "$@" "$branches" "$SEC_MNT" >>"$UF_TMP/daemon.log" 2>&1 &
 	SEC_PID=$!
-	for i in $(seq 200); do
+	for _ in $(seq 200); do
 		if uf_is_mounted "$SEC_MNT" && timeout 5 mountpoint -q "$SEC_MNT"; then
 			return 0
 		fi
@@ -330,6 +331,7 @@ sec_run() {
 	SEC_RC=0
 	sec_cmd "$who" "$@" || return 1
 	(cd / && exec timeout -k 3 "$tmo" "${SEC_CMD[@]}") >"$UF_TMP/run.out" 2>&1 || SEC_RC=$?
+	# shellcheck disable=SC2034 # read by the caller
 	SEC_OUT=$(cat "$UF_TMP/run.out")
 	[ "$who" = root ] || cat "$UF_TMP/run.out" >>"$UF_TMP/attacker.log"
 	if [ "$SEC_RC" -eq 124 ] || [ "$SEC_RC" -eq 137 ]; then

@@ -34,6 +34,7 @@ mount -t tmpfs -o size=64m,mode=0755 uf-sec-redirect "$T" || uf_skip "cannot mou
 M=$SEC_MNT
 OUT_MARK="SECRET-OUTSIDE-$RANDOM$RANDOM$RANDOM"
 PRIV_MARK="SECRET-PRIVATE-$RANDOM$RANDOM$RANDOM"
+# shellcheck disable=SC2034 # read by sec_marks
 SEC_EXTRA_MARKS="$OUT_MARK"
 mkdir -p "$T/outside" "$T/k"
 printf '%s\n' "$OUT_MARK" >"$T/outside/OUTSIDE-CANARY"

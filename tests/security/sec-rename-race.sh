@@ -36,6 +36,7 @@ mkdir -p "$BASE" "$L/shared" "$U" "$S"
 chmod 1777 "$L/shared"
 chmod 0711 "$S"
 MARK="SECRET-BOBLOWER-$RANDOM$RANDOM$RANDOM"
+# shellcheck disable=SC2034 # read by sec_marks
 SEC_EXTRA_MARKS=$MARK
 printf 'canary' >"$BASE/canary"
 printf 'base\n' >"$BASE/base-file"
@@ -56,7 +57,7 @@ sec_mount "$BASE:$L:$U" || uf_finish
 # opath_reopen NAME RENAMER RENAME-CMD...: alice holds MNT/shared/NAME with
 # O_PATH, RENAMER runs RENAME-CMD, alice reopens /proc/self/fd/N.
 opath_reopen() {
-	local name=$1 who=$2 i
+	local name=$1 who=$2
 	shift 2
 	rm -f "$UF_TMP/go"
 	sec_bg alice "$UF_TMP/opath-$name.log" "$UF_PYTHON" "$UF_TMP/secprobe.py" exec '
@@ -73,7 +74,7 @@ try:
 except OSError as e:
     print("reopen", ename(e), flush=True)' "$M/shared/$name" "$UF_TMP/go"
 	local pid=$SEC_BG_PID
-	for i in $(seq 100); do
+	for _ in $(seq 100); do
 		grep -q ready "$UF_TMP/opath-$name.log" 2>/dev/null && break
 		sleep 0.05
 	done
@@ -170,8 +171,8 @@ for (how, r), c in sorted(counts.items()):
 	sec_wait "$racer" $((SECS + 40)) "the lower racer"
 	uf_log "racer: $(cat "$UF_TMP/racer.log")"
 	uf_log "alice: $(grep -v '^data' "$UF_TMP/opener.log" | tr '\n' ',')"
-	bad=$(grep -v '^data' "$UF_TMP/opener.log" | awk '$2 != "OK" && $2 != "EACCES" && $2 != "ENOENT" && $2 != "ESTALE"')
-	uf_check_eq "copy-up race: alice's opens give OK, EACCES, ENOENT or ESTALE" "" "$bad"
+	badres=$(grep -v '^data' "$UF_TMP/opener.log" | awk '$2 != "OK" && $2 != "EACCES" && $2 != "ENOENT" && $2 != "ESTALE"')
+	uf_check_eq "copy-up race: alice's opens give OK, EACCES, ENOENT or ESTALE" "" "$badres"
 	# what the upper holds: bob's secret only as bob's 0600 file
 	leaky=$(find "$U" -type f -print0 | xargs -0 -r grep -l -F "$MARK" |
 		while read -r f; do
