@@ -45,10 +45,15 @@ view() {
 	printf '%s\n' "$SEC_OUT"
 }
 uf_check_eq "after mv d1 d3 in the lower: the union shows what the kernel overlayfs shows" "$(view "$K")" "$(view "$M")"
-uf_check_out "d3/f is the lower's f" "LOWER-F" cat "$M/d3/f"
-uf_check_out "d1/f is the written f" "UNION-F" cat "$M/d1/f"
-uf_check_out "d1 lists only the upper's f" "f" ls "$M/d1"
-uf_check_out "d3 lists the lower's f and g" "f g" sh -c 'echo $(ls "$1")' _ "$M/d3"
+# check DESC EXPECTED CMD...: CMD through the union (under a timeout)
+check() {
+	sec_run "$1" root "$SEC_TMO" "${@:3}"
+	uf_check_eq "$1" "$2" "$SEC_OUT" "${*:3}"
+}
+check "d3/f is the lower's f" "LOWER-F" cat "$M/d3/f"
+check "d1/f is the written f" "UNION-F" cat "$M/d1/f"
+check "d1 lists only the upper's f" "f" ls "$M/d1"
+check "d3 lists the lower's f and g" "f g" sh -c 'echo $(ls "$1")' _ "$M/d3"
 
 sec_run "create d3/new through the union" root "$SEC_TMO" sh -c 'echo NEW >"$1"' _ "$M/d3/new"
 echo NEW >"$K/d3/new"
