@@ -2,11 +2,13 @@
 # Configure (once) and build unionfuse in ./build.
 #   build.sh [NINJA_TARGET...]     e.g. build.sh src/unionfuse
 # Meson options: set UF_MESON_ARGS, e.g. UF_MESON_ARGS=-Dsanitize=true.
+# Another build dir: UF_BUILD_DIR, e.g. UF_BUILD_DIR=build-asan.
 set -e
 cd "$(dirname "$0")/.."
-if [ ! -f build/build.ninja ]; then
-	meson setup build $UF_MESON_ARGS
+dir=${UF_BUILD_DIR:-build}
+if [ ! -f "$dir/build.ninja" ]; then
+	meson setup "$dir" $UF_MESON_ARGS
 elif [ -n "$UF_MESON_ARGS" ]; then
-	meson setup --reconfigure build $UF_MESON_ARGS
+	meson setup --reconfigure "$dir" $UF_MESON_ARGS
 fi
-ninja -C build "$@"
+ninja -C "$dir" "$@"

@@ -145,6 +145,12 @@ uf_tmp() {
 	UF_TMP=$(mktemp -d "${TMPDIR:-/tmp}/unionfuse-test.XXXXXX") || exit 1
 	UF_TMP=$(realpath "$UF_TMP")
 	chmod 755 "$UF_TMP"
+	# Sanitizer builds (-Dsanitize=true): the ASan/LSan reports of every
+	# daemon this test starts, even daemonized, land here (1777: some run as
+	# nobody); uf_cleanup fails the test when there is one. UBSan ignores
+	# log_path: UBSAN_OPTIONS=halt_on_error=1 makes it kill the daemon.
+	mkdir -m 1777 "$UF_TMP/sanitizer"
+	export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$UF_TMP/sanitizer/asan"
 	trap uf_cleanup EXIT
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
@@ -198,8 +204,31 @@ uf_unmount_one() {
 	esac
 }
 
+# uf_daemon_pids_under DIR: pids of the unionfuse processes whose last
+# argument (the mount point) is DIR or below it.
+uf_daemon_pids_under() {
+	local p last
+	for p in /proc/[0-9]*; do
+		last=$(tr '\0' '\n' 2>/dev/null <"$p/cmdline" | tail -n 1)
+		case $last in "$1" | "$1"/*) ;; *) continue ;; esac
+		case $(tr '\0' '\n' 2>/dev/null <"$p/cmdline" | head -n 1) in
+		*unionfuse*) echo "${p#/proc/}" ;;
+		esac
+	done
+}
+
+# uf_sanitizer_reports: the ASan/LSan reports written under $UF_TMP/sanitizer.
+uf_sanitizer_reports() {
+	local f
+	for f in "$UF_TMP"/sanitizer/asan.*; do
+		[ -f "$f" ] || continue
+		printf '%s:\n' "$f"
+		head -n 60 "$f"
+	done
+}
+
 uf_cleanup() {
-	local rc=$? type mp conn
+	local rc=$? type mp conn p rep
 	trap - EXIT
 	trap '' PIPE
 	if [ -n "$UF_TMP" ] && [ -d "$UF_TMP" ]; then
@@ -208,6 +237,15 @@ uf_cleanup() {
 			uf_log "cleanup: unmounting $type $mp" >&2
 			uf_unmount_one "$type" "$mp" "$conn"
 		done < <(uf_mounts_under "$UF_TMP")
+		# Let the daemons exit: LeakSanitizer reports at exit.
+		for p in $(uf_daemon_pids_under "$UF_TMP"); do
+			timeout 10 tail --pid="$p" -f /dev/null
+		done
+		rep=$(uf_sanitizer_reports)
+		if [ -n "$rep" ]; then
+			printf 'FAIL: sanitizer report(s) of the daemon:\n%s\n' "$rep"
+			rc=1
+		fi
 		if [ -n "$(uf_mounts_under "$UF_TMP")" ]; then
 			printf 'cleanup: still mounted under %s, not removing it\n' "$UF_TMP" >&2
 		else
