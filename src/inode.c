@@ -131,6 +131,7 @@ int uf_dir_layer_fd(struct uf_inode *dir, unsigned branch)
 
 static int locate_locked(struct uf_fs *fs, struct uf_inode *ino, int branch,
 			 struct uf_located *ret);
+static void table_replace_locked(struct uf_fs *fs, GHashTable *table, struct uf_inode *ino);
 
 int uf_inode_locate(struct uf_fs *fs, struct uf_inode *ino, int branch, struct uf_located *ret)
 {
@@ -309,7 +310,7 @@ void uf_inode_adopt_upper(struct uf_fs *fs, struct uf_inode *ino, const struct u
 	if (g_hash_table_lookup(fs->unshared, ino) == ino)
 		g_hash_table_remove(fs->unshared, ino);
 	ino->key = *upper;
-	g_hash_table_replace(fs->inodes, ino, ino);
+	table_replace_locked(fs, fs->inodes, ino);
 }
 
 void uf_inode_set_unlinked(struct uf_fs *fs, struct uf_inode *ino)
@@ -418,6 +419,7 @@ struct uf_inode *uf_inode_alloc(const struct uf_key *key, mode_t type, const cha
 	atomic_init(&ino->branch, 0);
 	atomic_init(&ino->data_branch, 0);
 	ino->pin = -1;
+	ino->refs = 1; /* the builder's, until published */
 	ino->name_cap = (uint8_t)MIN(cap, 255u);
 	memcpy(ino->name_buf, name, len + 1);
 	ino->name = ino->name_buf;
@@ -490,6 +492,18 @@ static void count_lookup_locked(struct uf_inode *ino)
 		ino->refs++;
 }
 
+/* Put @ino in @table, in the place of any inode with its key; that one
+ * lives on while the kernel knows it, in fs->retired. Caller holds
+ * inodes_lock. */
+static void table_replace_locked(struct uf_fs *fs, GHashTable *table, struct uf_inode *ino)
+{
+	struct uf_inode *old = g_hash_table_lookup(table, ino);
+
+	if (old && old != ino)
+		g_hash_table_add(fs->retired, old);
+	g_hash_table_replace(table, ino, ino);
+}
+
 struct uf_inode *uf_inode_publish(struct uf_fs *fs, struct uf_inode *dir, const char *name,
 				  struct uf_inode *cand)
 {
@@ -502,9 +516,10 @@ struct uf_inode *uf_inode_publish(struct uf_fs *fs, struct uf_inode *dir, const 
 
 	if (old && old->type == cand->type) {
 		count_lookup_locked(old);
+		/* Drop the builder's ref: the notify thread may hold another,
+		 * having found @cand through its watches. */
 		uf_notify_unwatch_locked(fs, cand);
-		g_clear_pointer(&l, g_mutex_locker_free);
-		uf_inode_free(cand);
+		unref_locked(fs, cand);
 		return old;
 	}
 	/* A stale entry of another type (the real inode was reused behind our
@@ -513,8 +528,10 @@ struct uf_inode *uf_inode_publish(struct uf_fs *fs, struct uf_inode *dir, const 
 	dir->refs++;
 	if (strcmp(cand->name, name) != 0)
 		set_name(cand, name);
-	count_lookup_locked(cand);
-	g_hash_table_replace(cand->unshared ? fs->unshared : fs->inodes, cand, cand);
+	/* The builder's ref becomes the kernel's lookup. */
+	if (!UF_WARN_ON(cand->nlookup != 0 || cand->refs == 0))
+		cand->nlookup = 1;
+	table_replace_locked(fs, cand->unshared ? fs->unshared : fs->inodes, cand);
 	return cand;
 }
 
@@ -534,6 +551,30 @@ struct uf_inode *uf_inode_find_dentry_lookup(struct uf_fs *fs, struct uf_inode *
 	if (ino)
 		count_lookup_locked(ino);
 	return ino;
+}
+
+struct uf_inode *uf_inode_find_ref(struct uf_fs *fs, struct uf_key *key)
+{
+	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&fs->inodes_lock);
+	const struct uf_key *origin = g_hash_table_lookup(fs->origins, key);
+
+	if (origin)
+		*key = *origin;
+	struct uf_inode *ino = g_hash_table_lookup(fs->inodes, key);
+
+	if (ino)
+		ino->refs++;
+	return ino;
+}
+
+void uf_inode_retire(struct uf_fs *fs, struct uf_inode *ino)
+{
+	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&fs->inodes_lock);
+
+	if (g_hash_table_lookup(fs->inodes, &ino->key) == ino) {
+		g_hash_table_remove(fs->inodes, &ino->key);
+		g_hash_table_add(fs->retired, ino);
+	}
 }
 
 struct uf_inode *uf_inode_find_lookup(struct uf_fs *fs, struct uf_key *key)

@@ -95,7 +95,9 @@ void uf_notify_unwatch_locked(struct uf_fs *fs, struct uf_inode *ino)
 	}
 }
 
-/* The inodes watching @wd, each with a ref. */
+/* The inodes watching @wd, each with a ref. Candidates a lookup is still
+ * building (watched before they are published, with no parent yet) are
+ * left out: the kernel has cached nothing of them. */
 static GPtrArray *watchers(struct uf_fs *fs, int wd)
 {
 	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&fs->inodes_lock);
@@ -104,13 +106,15 @@ static GPtrArray *watchers(struct uf_fs *fs, int wd)
 
 	for (guint i = 0; list && i < list->len; i++) {
 		struct uf_inode *ino = list->pdata[i];
+		if (!ino->parent && ino != fs->root)
+			continue;
 		ino->refs++;
 		g_ptr_array_add(out, ino);
 	}
 	return out;
 }
 
-/* The published inode that @name in @dir shows now, with a lookup counted. */
+/* The published inode that @name in @dir shows now, with a ref. */
 static struct uf_inode *child_of(struct uf_fs *fs, struct uf_inode *dir, const char *name)
 {
 	struct uf_layers L;
@@ -121,19 +125,7 @@ static struct uf_inode *child_of(struct uf_fs *fs, struct uf_inode *dir, const c
 	if (uf_find(fs, &L, name, &found, &st) < 0)
 		return NULL;
 	struct uf_key key = { st.st_dev, st.st_ino };
-	return uf_inode_find_lookup(fs, &key);
-}
-
-/* Retire a directory inode whose set of lower parts may have changed: the
- * next lookup builds a new one, which the kernel sees as a new inode. */
-static void retire(struct uf_fs *fs, struct uf_inode *ino)
-{
-	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&fs->inodes_lock);
-
-	if (g_hash_table_lookup(fs->inodes, &ino->key) == ino) {
-		g_hash_table_remove(fs->inodes, &ino->key);
-		g_hash_table_add(fs->retired, ino);
-	}
+	return uf_inode_find_ref(fs, &key);
 }
 
 static void handle_event(struct uf_fs *fs, const struct inotify_event *ev)
@@ -153,10 +145,10 @@ static void handle_event(struct uf_fs *fs, const struct inotify_event *ev)
 				if (S_ISDIR(child->type) &&
 				    (ev->mask &
 				     (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO)))
-					retire(fs, child);
+					uf_inode_retire(fs, child);
 				fuse_lowlevel_notify_inval_inode(fs->se, uf_inode_id(fs, child), 0,
 								 0);
-				uf_inode_forget(fs, child, 1);
+				uf_inode_unref(fs, child);
 			}
 			if (ev->mask & (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO))
 				fuse_lowlevel_notify_inval_entry(fs->se, id, shown, strlen(shown));

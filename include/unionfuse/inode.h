@@ -139,14 +139,18 @@ void uf_origin_remove(struct uf_fs *fs, const struct uf_key *upper);
 int uf_inode_stat(struct uf_fs *fs, struct uf_inode *ino, struct stat *st);
 void uf_stat_fixup(struct uf_fs *fs, struct uf_inode *ino, struct stat *st);
 
-/* Allocate an unpublished inode (refs 0, nlookup 0) named @name. */
+/* Allocate an unpublished inode named @name: nlookup 0 and refs 1, the
+ * builder's ref, which uf_inode_publish() consumes. */
 struct uf_inode *uf_inode_alloc(const struct uf_key *key, mode_t type, const char *name);
-/* Free an inode never published to the table (closes its fds). */
+/* Free an inode never published and never seen by another thread (not
+ * watched yet): closes its fds. */
 void uf_inode_discard(struct uf_inode *ino);
 
 /* Publish @cand under parent @dir and @name, or find the inode already
- * published with its key; either way count one kernel lookup. @cand is
- * consumed. Takes inodes_lock. Returns the published inode. */
+ * published with its key; either way count one kernel lookup. @cand and its
+ * builder's ref are consumed (it is freed once no other thread holds it).
+ * An inode it replaces in the table lives on in fs->retired. Takes
+ * inodes_lock. Returns the published inode. */
 struct uf_inode *uf_inode_publish(struct uf_fs *fs, struct uf_inode *dir, const char *name,
 				  struct uf_inode *cand);
 
@@ -154,6 +158,15 @@ struct uf_inode *uf_inode_publish(struct uf_fs *fs, struct uf_inode *dir, const 
  * uf_key_resolve()), find the published inode with it and count one kernel
  * lookup on it. Returns NULL when there is none. Takes inodes_lock once. */
 struct uf_inode *uf_inode_find_lookup(struct uf_fs *fs, struct uf_key *key);
+
+/* As uf_inode_find_lookup(), but take a plain ref (uf_inode_unref()) for a
+ * caller that does not hand the inode to the kernel. */
+struct uf_inode *uf_inode_find_ref(struct uf_fs *fs, struct uf_key *key);
+
+/* Take directory @ino out of the table (its set of lower parts may have
+ * changed): the next lookup builds a new inode, which the kernel sees as a
+ * new node. It lives on for the kernel in fs->retired. Takes inodes_lock. */
+void uf_inode_retire(struct uf_fs *fs, struct uf_inode *ino);
 
 /* A broken-off lower hard link @ino was copied up to @upper: from now on it
  * is that upper file, found by its identity. Takes inodes_lock. */
