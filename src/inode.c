@@ -92,17 +92,48 @@ void uf_key_resolve(struct uf_fs *fs, struct uf_key *key)
 		*key = *origin;
 }
 
+/* Forget the record of upper object @upper, both ways. Caller holds
+ * inodes_lock. */
+static void origin_remove_locked(struct uf_fs *fs, const struct uf_key *upper)
+{
+	gpointer ukey, okey;
+
+	if (!g_hash_table_lookup_extended(fs->origins, upper, &ukey, &okey))
+		return;
+	if (g_hash_table_lookup(fs->copies, okey) == ukey)
+		g_hash_table_remove(fs->copies, okey);
+	g_hash_table_remove(fs->origins, ukey); /* frees both keys */
+}
+
+/* Forget the record of the copy of @origin, if there is one. Caller holds
+ * inodes_lock. */
+static void copy_remove_locked(struct uf_fs *fs, const struct uf_key *origin)
+{
+	const struct uf_key *upper = g_hash_table_lookup(fs->copies, origin);
+
+	if (upper)
+		origin_remove_locked(fs, upper);
+}
+
+/* An origin has one copy: a second copy of it (its first copy's name moved
+ * away in a lower, so another name showed it again) takes the identity, and
+ * the first copy is its own object from then on. */
 void uf_origin_add(struct uf_fs *fs, const struct uf_key *upper, const struct uf_key *origin)
 {
 	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&fs->inodes_lock);
-	g_hash_table_replace(fs->origins, g_memdup2(upper, sizeof(*upper)),
-			     g_memdup2(origin, sizeof(*origin)));
+	struct uf_key *u = g_memdup2(upper, sizeof(*upper));
+	struct uf_key *o = g_memdup2(origin, sizeof(*origin));
+
+	origin_remove_locked(fs, upper);
+	copy_remove_locked(fs, origin);
+	g_hash_table_insert(fs->origins, u, o);
+	g_hash_table_insert(fs->copies, o, u);
 }
 
 void uf_origin_remove(struct uf_fs *fs, const struct uf_key *upper)
 {
 	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&fs->inodes_lock);
-	g_hash_table_remove(fs->origins, upper);
+	origin_remove_locked(fs, upper);
 }
 
 void uf_stat_fixup(struct uf_fs *fs, struct uf_inode *ino, struct stat *st)
@@ -504,8 +535,30 @@ static void table_replace_locked(struct uf_fs *fs, GHashTable *table, struct uf_
 	g_hash_table_replace(table, ino, ino);
 }
 
+/* Is @ino the directory @name of @dir? A directory has one name, so one
+ * found by its identity under another (parent, name) was moved behind our
+ * back, and its layers are no longer what that name merges. Caller holds
+ * inodes_lock. */
+static bool is_at_locked(struct uf_inode *ino, struct uf_inode *dir, const char *name)
+{
+	return ino->parent == dir && strcmp(ino->name, name) == 0;
+}
+
+bool uf_inode_is_at(struct uf_fs *fs, struct uf_inode *ino, struct uf_inode *dir,
+		    const char *name)
+{
+	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&fs->inodes_lock);
+	return is_at_locked(ino, dir, name);
+}
+
 struct uf_inode *uf_inode_publish(struct uf_fs *fs, struct uf_inode *dir, const char *name,
 				  struct uf_inode *cand)
+{
+	return uf_inode_publish_over(fs, dir, name, cand, NULL);
+}
+
+struct uf_inode *uf_inode_publish_over(struct uf_fs *fs, struct uf_inode *dir, const char *name,
+				       struct uf_inode *cand, struct uf_inode *stale)
 {
 	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&fs->inodes_lock);
 	struct uf_inode *old = g_hash_table_lookup(
@@ -514,7 +567,8 @@ struct uf_inode *uf_inode_publish(struct uf_fs *fs, struct uf_inode *dir, const 
 		? (gconstpointer) & (struct uf_inode){ .parent = dir, .name = (char *)name }
 		: &cand->key);
 
-	if (old && old->type == cand->type) {
+	if (old && old != stale && old->type == cand->type &&
+	    (!S_ISDIR(old->type) || is_at_locked(old, dir, name))) {
 		count_lookup_locked(old);
 		/* Drop the builder's ref: the notify thread may hold another,
 		 * having found @cand through its watches. */
@@ -522,12 +576,18 @@ struct uf_inode *uf_inode_publish(struct uf_fs *fs, struct uf_inode *dir, const 
 		unref_locked(fs, cand);
 		return old;
 	}
-	/* A stale entry of another type (the real inode was reused behind our
-	 * back) just loses its table slot; it lives on until forgotten. */
+	/* A stale entry (of another type: the real inode was reused behind
+	 * our back; or moved in a lower) just loses its table slot; it lives
+	 * on until forgotten. */
 	cand->parent = dir;
 	dir->refs++;
 	if (strcmp(cand->name, name) != 0)
 		set_name(cand, name);
+	/* A lower object shows at a name as itself: a copy of it elsewhere
+	 * (its copy's name was moved away in the lower) is no longer its
+	 * copy, or two names would share one identity and st_ino. */
+	if (!cand->unshared && !uf_inode_in_upper(fs, cand))
+		copy_remove_locked(fs, &cand->key);
 	/* The builder's ref becomes the kernel's lookup. */
 	if (!UF_WARN_ON(cand->nlookup != 0 || cand->refs == 0))
 		cand->nlookup = 1;

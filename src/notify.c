@@ -128,6 +128,19 @@ static struct uf_inode *child_of(struct uf_fs *fs, struct uf_inode *dir, const c
 	return uf_inode_find_ref(fs, &key);
 }
 
+/* Retire held directory @dir and make the kernel look its name up again. */
+static void drop_dir(struct uf_fs *fs, struct uf_inode *dir)
+{
+	struct uf_inode *parent;
+	g_autofree char *name = NULL;
+
+	uf_inode_retire(fs, dir);
+	if (uf_inode_get_parent(fs, dir, &parent, &name) < 0)
+		return;
+	fuse_lowlevel_notify_inval_entry(fs->se, uf_inode_id(fs, parent), name, strlen(name));
+	uf_inode_unref(fs, parent);
+}
+
 static void handle_event(struct uf_fs *fs, const struct inotify_event *ev)
 {
 	g_autoptr(GPtrArray) dirs = watchers(fs, ev->wd);
@@ -153,6 +166,11 @@ static void handle_event(struct uf_fs *fs, const struct inotify_event *ev)
 			if (ev->mask & (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO))
 				fuse_lowlevel_notify_inval_entry(fs->se, id, shown, strlen(shown));
 		}
+		/* A lower part of @dir itself moved or went (it may be reached
+		 * through a redirect, from a parent no inode watches): @dir no
+		 * longer merges what its name does. */
+		if ((ev->mask & (IN_MOVE_SELF | IN_DELETE_SELF)) && dir != fs->root)
+			drop_dir(fs, dir);
 		atomic_store(&dir->xattr_none, false);
 		/* The listing, size, times of the directory itself. */
 		fuse_lowlevel_notify_inval_inode(fs->se, id, 0, 0);

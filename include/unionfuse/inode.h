@@ -128,8 +128,8 @@ ino_t uf_st_ino(struct uf_fs *fs, const struct uf_key *key);
  * copied-up object keeps the identity of its origin. Takes inodes_lock. */
 void uf_key_resolve(struct uf_fs *fs, struct uf_key *key);
 
-/* Record that upper object @upper is a copy of identity @origin. Caller holds
- * no lock. */
+/* Record that upper object @upper is the copy of identity @origin, replacing
+ * any other record of either. Takes inodes_lock. */
 void uf_origin_add(struct uf_fs *fs, const struct uf_key *upper, const struct uf_key *origin);
 /* Forget the record for upper object @upper (it was deleted). */
 void uf_origin_remove(struct uf_fs *fs, const struct uf_key *upper);
@@ -153,6 +153,16 @@ void uf_inode_discard(struct uf_inode *ino);
  * inodes_lock. Returns the published inode. */
 struct uf_inode *uf_inode_publish(struct uf_fs *fs, struct uf_inode *dir, const char *name,
 				  struct uf_inode *cand);
+
+/* As uf_inode_publish(), never reusing @stale (an inode the caller found
+ * by its key that is not what @name shows; the caller holds it), nor a
+ * directory published under another (parent, name). */
+struct uf_inode *uf_inode_publish_over(struct uf_fs *fs, struct uf_inode *dir, const char *name,
+				       struct uf_inode *cand, struct uf_inode *stale);
+
+/* Is directory @ino published as @name in @dir? Takes inodes_lock. */
+bool uf_inode_is_at(struct uf_fs *fs, struct uf_inode *ino, struct uf_inode *dir,
+		    const char *name);
 
 /* Map the real (dev, ino) @key to its identity in place (as
  * uf_key_resolve()), find the published inode with it and count one kernel

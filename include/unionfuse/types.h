@@ -148,6 +148,7 @@ struct uf_fs {
 	GMutex inodes_lock;
 	GHashTable *inodes;  /* set of struct uf_inode *, each its own key */
 	GHashTable *origins; /* upper key -> origin key, for copied-up objects */
+	GHashTable *copies;  /* origin key -> upper key: the inverse, one to one */
 	/* Lower hard links in a writable union (->unshared inodes) are one
 	 * inode per name, as dentries: keyed by (parent, name) here. */
 	GHashTable *unshared;
