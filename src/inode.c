@@ -94,17 +94,48 @@ void uf_key_resolve(struct uf_fs *fs, struct uf_key *key)
 		*key = *origin;
 }
 
+/* Forget the record of upper object @upper, both ways. Caller holds
+ * inodes_lock. */
+static void origin_remove_locked(struct uf_fs *fs, const struct uf_key *upper)
+{
+	gpointer ukey, okey;
+
+	if (!g_hash_table_lookup_extended(fs->origins, upper, &ukey, &okey))
+		return;
+	if (g_hash_table_lookup(fs->copies, okey) == ukey)
+		g_hash_table_remove(fs->copies, okey);
+	g_hash_table_remove(fs->origins, ukey); /* frees both keys */
+}
+
+/* Forget the record of the copy of @origin, if there is one. Caller holds
+ * inodes_lock. */
+static void copy_remove_locked(struct uf_fs *fs, const struct uf_key *origin)
+{
+	const struct uf_key *upper = g_hash_table_lookup(fs->copies, origin);
+
+	if (upper)
+		origin_remove_locked(fs, upper);
+}
+
+/* An origin has one copy: a second copy of it (its first copy's name moved
+ * away in a lower, so another name showed it again) takes the identity, and
+ * the first copy is its own object from then on. */
 void uf_origin_add(struct uf_fs *fs, const struct uf_key *upper, const struct uf_key *origin)
 {
 	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&fs->inodes_lock);
-	g_hash_table_replace(fs->origins, g_memdup2(upper, sizeof(*upper)),
-			     g_memdup2(origin, sizeof(*origin)));
+	struct uf_key *u = g_memdup2(upper, sizeof(*upper));
+	struct uf_key *o = g_memdup2(origin, sizeof(*origin));
+
+	origin_remove_locked(fs, upper);
+	copy_remove_locked(fs, origin);
+	g_hash_table_insert(fs->origins, u, o);
+	g_hash_table_insert(fs->copies, o, u);
 }
 
 void uf_origin_remove(struct uf_fs *fs, const struct uf_key *upper)
 {
 	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&fs->inodes_lock);
-	g_hash_table_remove(fs->origins, upper);
+	origin_remove_locked(fs, upper);
 }
 
 void uf_stat_fixup(struct uf_fs *fs, struct uf_inode *ino, struct stat *st)
@@ -137,6 +168,8 @@ int uf_dir_layer_fd(struct uf_inode *dir, unsigned branch)
 	return -1;
 }
 
+static void table_replace_locked(struct uf_fs *fs, GHashTable *table, struct uf_inode *ino);
+
 /* Where @which object of @ino should be: the branch, and the identity it must
  * have. Caller holds inodes_lock. */
 static unsigned which_branch(struct uf_fs *fs, struct uf_inode *ino, enum uf_which which,
@@ -150,6 +183,12 @@ static unsigned which_branch(struct uf_fs *fs, struct uf_inode *ino, enum uf_whi
 	}
 	*ret_want = ino->real;
 	return atomic_load(&ino->branch);
+}
+
+bool uf_inode_is_object(struct uf_fs *fs, struct uf_inode *ino, const struct stat *st)
+{
+	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&fs->inodes_lock);
+	return uf_same_object(st, &ino->real, ino->type);
 }
 
 /* A name of @ino holds another object now: say so once in a while, and have
@@ -393,7 +432,7 @@ void uf_inode_adopt_upper(struct uf_fs *fs, struct uf_inode *ino, const struct u
 	if (g_hash_table_lookup(fs->unshared, ino) == ino)
 		g_hash_table_remove(fs->unshared, ino);
 	ino->key = ino->real = *upper;
-	g_hash_table_replace(fs->inodes, ino, ino);
+	table_replace_locked(fs, fs->inodes, ino);
 }
 
 void uf_inode_set_unlinked(struct uf_fs *fs, struct uf_inode *ino)
@@ -492,6 +531,7 @@ struct uf_inode *uf_inode_alloc(const struct uf_key *key, mode_t type, const cha
 	atomic_init(&ino->branch, 0);
 	atomic_init(&ino->data_branch, 0);
 	ino->pin = -1;
+	ino->refs = 1; /* the builder's, until published */
 	ino->name_cap = (uint8_t)MIN(cap, 255u);
 	memcpy(ino->name_buf, name, len + 1);
 	ino->name = ino->name_buf;
@@ -565,8 +605,42 @@ static void count_lookup_locked(struct uf_inode *ino)
 		ino->refs++;
 }
 
+/* Put @ino in @table, in the place of any inode with its key; that one
+ * lives on while the kernel knows it, in fs->retired. Caller holds
+ * inodes_lock. */
+static void table_replace_locked(struct uf_fs *fs, GHashTable *table, struct uf_inode *ino)
+{
+	struct uf_inode *old = g_hash_table_lookup(table, ino);
+
+	if (old && old != ino)
+		g_hash_table_add(fs->retired, old);
+	g_hash_table_replace(table, ino, ino);
+}
+
+/* Is @ino the directory @name of @dir? A directory has one name, so one
+ * found by its identity under another (parent, name) was moved behind our
+ * back, and its layers are no longer what that name merges. Caller holds
+ * inodes_lock. */
+static bool is_at_locked(struct uf_inode *ino, struct uf_inode *dir, const char *name)
+{
+	return ino->parent == dir && strcmp(ino->name, name) == 0;
+}
+
+bool uf_inode_is_at(struct uf_fs *fs, struct uf_inode *ino, struct uf_inode *dir,
+		    const char *name)
+{
+	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&fs->inodes_lock);
+	return is_at_locked(ino, dir, name);
+}
+
 struct uf_inode *uf_inode_publish(struct uf_fs *fs, struct uf_inode *dir, const char *name,
 				  struct uf_inode *cand)
+{
+	return uf_inode_publish_over(fs, dir, name, cand, NULL);
+}
+
+struct uf_inode *uf_inode_publish_over(struct uf_fs *fs, struct uf_inode *dir, const char *name,
+				       struct uf_inode *cand, struct uf_inode *stale)
 {
 	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&fs->inodes_lock);
 	struct uf_inode *old = g_hash_table_lookup(
@@ -575,24 +649,35 @@ struct uf_inode *uf_inode_publish(struct uf_fs *fs, struct uf_inode *dir, const 
 		? (gconstpointer) & (struct uf_inode){ .parent = dir, .name = (char *)name }
 		: &cand->key);
 
-	/* The same object as before (for a non-dir: the same real object, not
-	 * only the same origin) is the same inode. */
-	if (old && old->type == cand->type &&
-	    (S_ISDIR(old->type) || uf_key_equal(&old->real, &cand->real))) {
+	/* The same object as before is the same inode: for a dir, the one at
+	 * this place; for a non-dir, the same real object, not only the same
+	 * origin. */
+	if (old && old != stale && old->type == cand->type &&
+	    (S_ISDIR(old->type) ? is_at_locked(old, dir, name)
+				: uf_key_equal(&old->real, &cand->real))) {
 		count_lookup_locked(old);
+		/* Drop the builder's ref: the notify thread may hold another,
+		 * having found @cand through its watches. */
 		uf_notify_unwatch_locked(fs, cand);
-		g_clear_pointer(&l, g_mutex_locker_free);
-		uf_inode_free(cand);
+		unref_locked(fs, cand);
 		return old;
 	}
-	/* A stale entry of another type (the real inode was reused behind our
-	 * back) just loses its table slot; it lives on until forgotten. */
+	/* A stale entry (of another type: the real inode was reused behind
+	 * our back; or moved in a lower) just loses its table slot; it lives
+	 * on until forgotten. */
 	cand->parent = dir;
 	dir->refs++;
 	if (strcmp(cand->name, name) != 0)
 		set_name(cand, name);
-	count_lookup_locked(cand);
-	g_hash_table_replace(cand->unshared ? fs->unshared : fs->inodes, cand, cand);
+	/* A lower object shows at a name as itself: a copy of it elsewhere
+	 * (its copy's name was moved away in the lower) is no longer its
+	 * copy, or two names would share one identity and st_ino. */
+	if (!cand->unshared && !uf_inode_in_upper(fs, cand))
+		copy_remove_locked(fs, &cand->key);
+	/* The builder's ref becomes the kernel's lookup. */
+	if (!UF_WARN_ON(cand->nlookup != 0 || cand->refs == 0))
+		cand->nlookup = 1;
+	table_replace_locked(fs, cand->unshared ? fs->unshared : fs->inodes, cand);
 	return cand;
 }
 
@@ -612,6 +697,30 @@ struct uf_inode *uf_inode_find_dentry_lookup(struct uf_fs *fs, struct uf_inode *
 	if (ino)
 		count_lookup_locked(ino);
 	return ino;
+}
+
+struct uf_inode *uf_inode_find_ref(struct uf_fs *fs, struct uf_key *key)
+{
+	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&fs->inodes_lock);
+	const struct uf_key *origin = g_hash_table_lookup(fs->origins, key);
+
+	if (origin)
+		*key = *origin;
+	struct uf_inode *ino = g_hash_table_lookup(fs->inodes, key);
+
+	if (ino)
+		ino->refs++;
+	return ino;
+}
+
+void uf_inode_retire(struct uf_fs *fs, struct uf_inode *ino)
+{
+	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&fs->inodes_lock);
+
+	if (g_hash_table_lookup(fs->inodes, &ino->key) == ino) {
+		g_hash_table_remove(fs->inodes, &ino->key);
+		g_hash_table_add(fs->retired, ino);
+	}
 }
 
 struct uf_inode *uf_inode_find_lookup(struct uf_fs *fs, struct uf_key *key)

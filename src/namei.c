@@ -189,28 +189,35 @@ static void warn_redirect(struct uf_fs *fs, const char *name, int r)
 	       r == -ENAMETOOLONG ? "it shows no lower content" : "looking it up fails");
 }
 
+/* Is @fd the object @st describes? */
+static bool same_object(int fd, const struct stat *st)
+{
+	struct stat fst;
+
+	return fd >= 0 && fstat(fd, &fst) == 0 && fst.st_dev == st->st_dev &&
+	       fst.st_ino == st->st_ino;
+}
+
 /* Build the layers of a new directory inode whose topmost real dir is @name
- * in layer @found of @L. An invalid redirect fails it as the kernel's
- * lookup does (-EINVAL, -EACCES), or, naming something that cannot exist,
- * leaves it without lower parts. */
+ * in layer @found of @L, found as @st. Returns 0, -EAGAIN when the name now
+ * holds another directory, or -errno: an invalid redirect fails it as the
+ * kernel's lookup does (-EINVAL, -EACCES), or, naming something that cannot
+ * exist, leaves it without lower parts. */
 static int build_dir(struct uf_fs *fs, const struct uf_layers *L, unsigned found, const char *name,
 		     const struct stat *st, struct uf_inode *cand)
 {
 	const struct uf_layer *top = &L->v[found];
 	g_autoptr(GArray) lowers = g_array_new(FALSE, FALSE, sizeof(struct uf_layer));
 	g_autofree char *redirect = NULL;
-	struct stat fst;
 	int fd = openat(top->fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
 	if (fd < 0)
 		return -errno;
-	/* The dir opened must be the one whose attributes the kernel gets (it
-	 * checks permissions on them): not another swapped in meanwhile. */
-	if (fstat(fd, &fst) < 0 || !uf_same_object(&fst, &(struct uf_key){ st->st_dev, st->st_ino },
-						   S_IFDIR)) {
+	/* The name may hold another directory than the one found a moment
+	 * ago (swapped in a lower): its identity would go with these fds. */
+	if (!same_object(fd, st)) {
 		close(fd);
-		uf_log_limited(LOG_WARNING, "directory '%s' changed during its lookup", name);
-		return -ESTALE;
+		return -EAGAIN;
 	}
 	bool top_is_upper = fs->upper && top->branch == 0;
 	if (top_is_upper)
@@ -305,9 +312,103 @@ static int build_nondir(const struct uf_fs *fs, const struct uf_layers *L, unsig
 	return -EIO;
 }
 
-int uf_namei(struct uf_fs *fs, struct uf_inode *dir, const char *name, struct uf_inode **ret_ino,
-	     struct stat *ret_st)
+/* Is @ino, found by the identity of the object @st that @name shows in layer
+ * @found of @dir's layers @L, what that name shows? An identity stays with
+ * its object when a lower is changed behind our back, so it can lead to an
+ * inode whose layers or copy belong to another name: a directory moved or
+ * swapped in a lower, a lower object shown at a new name while its copy
+ * stays at the old one. */
+static bool shows(struct uf_fs *fs, struct uf_inode *dir, const char *name,
+		  const struct uf_layers *L, unsigned found, const struct stat *st,
+		  struct uf_inode *ino)
 {
+	unsigned branch = L->v[found].branch;
+	bool found_upper = fs->upper && branch == 0;
+
+	if (ino->type != (st->st_mode & S_IFMT))
+		return false;
+	if (S_ISDIR(ino->type)) {
+		if (!uf_inode_is_at(fs, ino, dir, name))
+			return false;
+		if (found_upper)
+			return same_object(uf_inode_upper(ino), st);
+		/* Its top lower part; it may be in the middle of a copy-up. */
+		return ino->nlower > 0 && ino->lower[0].branch == branch &&
+		       same_object(ino->lower[0].fd, st);
+	}
+	if (ino->unshared)
+		return uf_inode_in_upper(fs, ino) == found_upper && ino->key.dev == st->st_dev &&
+		       ino->key.ino == st->st_ino;
+	/* An upper object maps to @ino through the one record of its origin's
+	 * copy, so @ino in the upper has that copy; the same lower object in
+	 * the same branch is the same file (a hard link's other name). And it
+	 * must be the very object @ino acts on (not a lower file shown again
+	 * after its copy was removed from the upper behind our back). */
+	if (found_upper ? !uf_inode_in_upper(fs, ino)
+			: uf_inode_in_upper(fs, ino) || atomic_load(&ino->branch) != branch)
+		return false;
+	return uf_inode_is_object(fs, ino, st);
+}
+
+/* shows() once more, for a mismatch that a copy-up of @ino in progress
+ * explains: the name showed the lower object just before the copy was
+ * linked, or shows the upper copy before the inode knows of it; then wait
+ * for the copy-up (its lock) and look the name up again. A mismatch of type
+ * or, for a directory, of place no copy-up explains: that fails at once,
+ * and nothing waits behind a long data copy for it. Updates *st. */
+static bool shows_settled(struct uf_fs *fs, struct uf_inode *dir, const char *name,
+			  struct uf_inode *ino, const struct uf_layers *L0, unsigned found0,
+			  struct stat *st)
+{
+	bool found_upper = fs->upper && L0->v[found0].branch == 0;
+	struct uf_layers L;
+	struct stat nst;
+	unsigned found;
+
+	if (ino->type != (st->st_mode & S_IFMT) ||
+	    (S_ISDIR(ino->type) && !uf_inode_is_at(fs, ino, dir, name)))
+		return false;
+	bool wait = found_upper && !uf_inode_in_upper(fs, ino);
+	if (wait)
+		g_mutex_lock(&ino->lock);
+	uf_inode_layers(dir, &L);
+	bool ok = uf_find(fs, &L, name, &found, &nst) == 0;
+	if (ok) {
+		struct uf_key key = { nst.st_dev, nst.st_ino };
+		if (!ino->unshared)
+			uf_key_resolve(fs, &key);
+		ok = (ino->unshared || uf_key_equal(&key, &ino->key)) &&
+		     shows(fs, dir, name, &L, found, &nst, ino);
+	}
+	if (wait)
+		g_mutex_unlock(&ino->lock);
+	if (ok)
+		*st = nst;
+	return ok;
+}
+
+/* A directory built from upper copy @cand takes its origin's identity
+ * (@cand->key, resolved from @st) only while that origin is still its top
+ * lower part: after the origin was moved away in a lower the copy merges
+ * with something else, or nothing, and is its own object. */
+static void check_dir_origin(struct uf_fs *fs, struct uf_inode *cand, const struct stat *st)
+{
+	struct uf_key own = { st->st_dev, st->st_ino };
+	struct stat lst;
+
+	if (uf_inode_upper(cand) < 0 || uf_key_equal(&own, &cand->key))
+		return;
+	if (cand->nlower > 0 && fstat(cand->lower[0].fd, &lst) == 0 &&
+	    lst.st_dev == cand->key.dev && lst.st_ino == cand->key.ino)
+		return;
+	uf_origin_remove(fs, &own);
+	cand->key = own;
+}
+
+static int namei_once(struct uf_fs *fs, struct uf_inode *dir, const char *name,
+		      struct uf_inode **ret_ino, struct stat *ret_st)
+{
+	struct uf_inode *stale = NULL;
 	struct uf_layers L;
 	struct stat st;
 	unsigned found;
@@ -332,11 +433,8 @@ int uf_namei(struct uf_fs *fs, struct uf_inode *dir, const char *name, struct uf
 	/* Fast path: the kernel forgot it, or it has another name here. */
 	struct uf_inode *ino =
 	    unshared ? uf_inode_find_dentry_lookup(fs, dir, name) : uf_inode_find_lookup(fs, &key);
-	/* A non-dir's inode stands for one real object: if the name now holds
-	 * another (the lower file under a copy that was removed from the
-	 * upper, another hard link), that is a new inode. */
-	if (ino && ino->type == (st.st_mode & S_IFMT) &&
-	    (S_ISDIR(ino->type) || uf_same_object(&st, &ino->real, ino->type))) {
+	if (ino && (shows(fs, dir, name, &L, found, &st, ino) ||
+		    shows_settled(fs, dir, name, ino, &L, found, &st))) {
 		if (S_ISREG(ino->type) && !uf_inode_data_in_upper(fs, ino) &&
 		    uf_inode_in_upper(fs, ino))
 			uf_metacopy_blocks(fs, ino, &st);
@@ -348,8 +446,9 @@ int uf_namei(struct uf_fs *fs, struct uf_inode *dir, const char *name, struct uf
 		*ret_st = st;
 		return 0;
 	}
-	if (ino)
-		uf_inode_forget(fs, ino, 1);
+	/* Held (by the lookup just counted) until published over, so that
+	 * its address cannot be a new inode's meanwhile. */
+	stale = ino;
 
 	struct uf_inode *cand = uf_inode_alloc(&key, st.st_mode, name);
 	cand->real = cand->data_real = (struct uf_key){ st.st_dev, st.st_ino };
@@ -364,13 +463,19 @@ int uf_namei(struct uf_fs *fs, struct uf_inode *dir, const char *name, struct uf
 	}
 	if (r < 0) {
 		uf_inode_discard(cand);
+		if (stale)
+			uf_inode_forget(fs, stale, 1);
 		return r;
 	}
+	if (S_ISDIR(cand->type))
+		check_dir_origin(fs, cand, &st);
 	/* Watch before anyone else can see the inode (its layers are then
 	 * immutable); publish drops the watches if another inode won. */
 	if (S_ISDIR(cand->type))
 		uf_notify_watch(fs, cand);
-	ino = uf_inode_publish(fs, dir, name, cand);
+	ino = uf_inode_publish_over(fs, dir, name, cand, stale);
+	if (stale)
+		uf_inode_forget(fs, stale, 1);
 	if (S_ISREG(ino->type) && !uf_inode_data_in_upper(fs, ino) && uf_inode_in_upper(fs, ino))
 		uf_metacopy_blocks(fs, ino, &st);
 	if (!S_ISDIR(st.st_mode) && st.st_nlink > 1 && uf_inode_in_upper(fs, ino))
@@ -379,6 +484,21 @@ int uf_namei(struct uf_fs *fs, struct uf_inode *dir, const char *name, struct uf
 	*ret_ino = ino;
 	*ret_st = st;
 	return 0;
+}
+
+int uf_namei(struct uf_fs *fs, struct uf_inode *dir, const char *name, struct uf_inode **ret_ino,
+	     struct stat *ret_st)
+{
+	int r;
+
+	/* A name changing in a lower between its stat and its open is looked
+	 * up again; one that keeps changing (a hostile loop) gives up. */
+	for (int tries = 0; tries < 3; tries++) {
+		r = namei_once(fs, dir, name, ret_ino, ret_st);
+		if (r != -EAGAIN)
+			return r;
+	}
+	return -ESTALE;
 }
 
 void uf_ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)

@@ -95,7 +95,9 @@ void uf_notify_unwatch_locked(struct uf_fs *fs, struct uf_inode *ino)
 	}
 }
 
-/* The inodes watching @wd, each with a ref. */
+/* The inodes watching @wd, each with a ref. Candidates a lookup is still
+ * building (watched before they are published, with no parent yet) are
+ * left out: the kernel has cached nothing of them. */
 static GPtrArray *watchers(struct uf_fs *fs, int wd)
 {
 	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&fs->inodes_lock);
@@ -104,13 +106,15 @@ static GPtrArray *watchers(struct uf_fs *fs, int wd)
 
 	for (guint i = 0; list && i < list->len; i++) {
 		struct uf_inode *ino = list->pdata[i];
+		if (!ino->parent && ino != fs->root)
+			continue;
 		ino->refs++;
 		g_ptr_array_add(out, ino);
 	}
 	return out;
 }
 
-/* The published inode that @name in @dir shows now, with a lookup counted. */
+/* The published inode that @name in @dir shows now, with a ref. */
 static struct uf_inode *child_of(struct uf_fs *fs, struct uf_inode *dir, const char *name)
 {
 	struct uf_layers L;
@@ -121,19 +125,20 @@ static struct uf_inode *child_of(struct uf_fs *fs, struct uf_inode *dir, const c
 	if (uf_find(fs, &L, name, &found, &st) < 0)
 		return NULL;
 	struct uf_key key = { st.st_dev, st.st_ino };
-	return uf_inode_find_lookup(fs, &key);
+	return uf_inode_find_ref(fs, &key);
 }
 
-/* Retire a directory inode whose set of lower parts may have changed: the
- * next lookup builds a new one, which the kernel sees as a new inode. */
-static void retire(struct uf_fs *fs, struct uf_inode *ino)
+/* Retire held directory @dir and make the kernel look its name up again. */
+static void drop_dir(struct uf_fs *fs, struct uf_inode *dir)
 {
-	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&fs->inodes_lock);
+	struct uf_inode *parent;
+	g_autofree char *name = NULL;
 
-	if (g_hash_table_lookup(fs->inodes, &ino->key) == ino) {
-		g_hash_table_remove(fs->inodes, &ino->key);
-		g_hash_table_add(fs->retired, ino);
-	}
+	uf_inode_retire(fs, dir);
+	if (uf_inode_get_parent(fs, dir, &parent, &name) < 0)
+		return;
+	fuse_lowlevel_notify_inval_entry(fs->se, uf_inode_id(fs, parent), name, strlen(name));
+	uf_inode_unref(fs, parent);
 }
 
 static void handle_event(struct uf_fs *fs, const struct inotify_event *ev)
@@ -153,14 +158,19 @@ static void handle_event(struct uf_fs *fs, const struct inotify_event *ev)
 				if (S_ISDIR(child->type) &&
 				    (ev->mask &
 				     (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO)))
-					retire(fs, child);
+					uf_inode_retire(fs, child);
 				fuse_lowlevel_notify_inval_inode(fs->se, uf_inode_id(fs, child), 0,
 								 0);
-				uf_inode_forget(fs, child, 1);
+				uf_inode_unref(fs, child);
 			}
 			if (ev->mask & (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO))
 				fuse_lowlevel_notify_inval_entry(fs->se, id, shown, strlen(shown));
 		}
+		/* A lower part of @dir itself moved or went (it may be reached
+		 * through a redirect, from a parent no inode watches): @dir no
+		 * longer merges what its name does. */
+		if ((ev->mask & (IN_MOVE_SELF | IN_DELETE_SELF)) && dir != fs->root)
+			drop_dir(fs, dir);
 		atomic_store(&dir->xattr_none, false);
 		/* The listing, size, times of the directory itself. */
 		fuse_lowlevel_notify_inval_inode(fs->se, id, 0, 0);

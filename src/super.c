@@ -122,6 +122,7 @@ int uf_fs_new(const struct uf_config *c, struct uf_fs **ret, char **reterr_msg)
 	fs->unshared = g_hash_table_new(uf_dentry_hash, uf_dentry_equal);
 	fs->retired = g_hash_table_new(g_direct_hash, g_direct_equal);
 	fs->origins = g_hash_table_new_full(uf_key_hash, uf_key_equal, g_free, g_free);
+	fs->copies = g_hash_table_new(uf_key_hash, uf_key_equal); /* origins owns */
 
 	if (c->branches->len > UF_MAX_BRANCHES) {
 		*reterr_msg = g_strdup_printf("too many branches (%u, at most %d)",
@@ -227,6 +228,7 @@ void uf_fs_free(struct uf_fs *fs)
 	g_hash_table_unref(fs->inodes);
 	g_hash_table_unref(fs->unshared);
 	g_hash_table_unref(fs->retired);
+	g_hash_table_unref(fs->copies);
 	g_hash_table_unref(fs->origins);
 	if (fs->root)
 		uf_inode_free(fs->root);

@@ -90,6 +90,10 @@ int uf_loc_link(const struct uf_located *loc, int newdirfd, const char *newname)
 int uf_inode_stat_real(struct uf_fs *fs, struct uf_inode *ino, enum uf_which which,
 		       struct stat *st);
 
+/* Is @st the real object non-dir @ino acts on (its ->real)? Takes
+ * inodes_lock. */
+bool uf_inode_is_object(struct uf_fs *fs, struct uf_inode *ino, const struct stat *st);
+
 /* Does @st describe the object @want, of type @type? */
 static inline bool uf_same_object(const struct stat *st, const struct uf_key *want, mode_t type)
 {
@@ -145,8 +149,8 @@ ino_t uf_st_ino(struct uf_fs *fs, const struct uf_key *key);
  * copied-up object keeps the identity of its origin. Takes inodes_lock. */
 void uf_key_resolve(struct uf_fs *fs, struct uf_key *key);
 
-/* Record that upper object @upper is a copy of identity @origin. Caller holds
- * no lock. */
+/* Record that upper object @upper is the copy of identity @origin, replacing
+ * any other record of either. Takes inodes_lock. */
 void uf_origin_add(struct uf_fs *fs, const struct uf_key *upper, const struct uf_key *origin);
 /* Forget the record for upper object @upper (it was deleted). */
 void uf_origin_remove(struct uf_fs *fs, const struct uf_key *upper);
@@ -156,21 +160,44 @@ void uf_origin_remove(struct uf_fs *fs, const struct uf_key *upper);
 int uf_inode_stat(struct uf_fs *fs, struct uf_inode *ino, struct stat *st);
 void uf_stat_fixup(struct uf_fs *fs, struct uf_inode *ino, struct stat *st);
 
-/* Allocate an unpublished inode (refs 0, nlookup 0) named @name. */
+/* Allocate an unpublished inode named @name: nlookup 0 and refs 1, the
+ * builder's ref, which uf_inode_publish() consumes. */
 struct uf_inode *uf_inode_alloc(const struct uf_key *key, mode_t type, const char *name);
-/* Free an inode never published to the table (closes its fds). */
+/* Free an inode never published and never seen by another thread (not
+ * watched yet): closes its fds. */
 void uf_inode_discard(struct uf_inode *ino);
 
 /* Publish @cand under parent @dir and @name, or find the inode already
- * published with its key; either way count one kernel lookup. @cand is
- * consumed. Takes inodes_lock. Returns the published inode. */
+ * published with its key; either way count one kernel lookup. @cand and its
+ * builder's ref are consumed (it is freed once no other thread holds it).
+ * An inode it replaces in the table lives on in fs->retired. Takes
+ * inodes_lock. Returns the published inode. */
 struct uf_inode *uf_inode_publish(struct uf_fs *fs, struct uf_inode *dir, const char *name,
 				  struct uf_inode *cand);
+
+/* As uf_inode_publish(), never reusing @stale (an inode the caller found
+ * by its key that is not what @name shows; the caller holds it), nor a
+ * directory published under another (parent, name). */
+struct uf_inode *uf_inode_publish_over(struct uf_fs *fs, struct uf_inode *dir, const char *name,
+				       struct uf_inode *cand, struct uf_inode *stale);
+
+/* Is directory @ino published as @name in @dir? Takes inodes_lock. */
+bool uf_inode_is_at(struct uf_fs *fs, struct uf_inode *ino, struct uf_inode *dir,
+		    const char *name);
 
 /* Map the real (dev, ino) @key to its identity in place (as
  * uf_key_resolve()), find the published inode with it and count one kernel
  * lookup on it. Returns NULL when there is none. Takes inodes_lock once. */
 struct uf_inode *uf_inode_find_lookup(struct uf_fs *fs, struct uf_key *key);
+
+/* As uf_inode_find_lookup(), but take a plain ref (uf_inode_unref()) for a
+ * caller that does not hand the inode to the kernel. */
+struct uf_inode *uf_inode_find_ref(struct uf_fs *fs, struct uf_key *key);
+
+/* Take directory @ino out of the table (its set of lower parts may have
+ * changed): the next lookup builds a new inode, which the kernel sees as a
+ * new node. It lives on for the kernel in fs->retired. Takes inodes_lock. */
+void uf_inode_retire(struct uf_fs *fs, struct uf_inode *ino);
 
 /* A broken-off lower hard link @ino was copied up to @upper: from now on it
  * is that upper file, found by its identity. Takes inodes_lock. */

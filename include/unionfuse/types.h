@@ -16,7 +16,29 @@
  * forget that frees the inode, nor across a kernel invalidation (inval.h).
  *
  * Identity: a non-dir inode acts only on the real object whose (dev, ino,
- * type) it recorded (->real, ->data_real); see uf_inode_locate(). */
+ * type) it recorded (->real, ->data_real); see uf_inode_locate().
+ *
+ * Ref rule: an inode lives while ->refs > 0 and is freed, under
+ * fs->inodes_lock, the moment it drops to 0. So every pointer to an inode
+ * that is used after fs->inodes_lock is dropped, or handed to the kernel as
+ * a node id, must be covered by a ref taken under that lock, in the same
+ * critical section that found the inode. The refs are:
+ *  - the kernel's: one for nlookup > 0. A node id goes to the kernel only
+ *    with a lookup counted for it (uf_inode_publish(), the *_lookup()
+ *    finders); its FORGET drops it. Never count a lookup on an inode the
+ *    kernel will not be told about without forgetting it again.
+ *  - each child's ->parent;
+ *  - the builder's: uf_inode_alloc() returns an inode with refs 1, so a
+ *    candidate is safe once other threads can see it (the notify thread
+ *    finds it through its watches before it is published); publishing
+ *    turns that ref into the kernel's lookup, or drops it when another
+ *    inode wins;
+ *  - each call in flight that holds a pointer: uf_inode_get_parent(),
+ *    uf_inode_locate(), the notify thread's watchers and children.
+ * The tables (fs->inodes, ->unshared, ->retired, ->watches) hold no ref: an
+ * inode leaves them when it is freed. A pointer compared after the lock is
+ * dropped (is this the inode I found stale?) must still be held, or its
+ * address may already belong to a new inode. */
 #pragma once
 
 #include <fuse_lowlevel.h>
@@ -76,7 +98,7 @@ struct uf_inode {
 	char *redirect;		/* fs->inodes_lock: dir's overlay.redirect ("/a/b" or "b") */
 	GMutex lock;		/* its copy-up; for a dir also changes to its upper entries */
 
-	uint32_t refs;	   /* fs->inodes_lock: nlookup>0, children, calls in flight */
+	uint32_t refs;	   /* fs->inodes_lock: see the ref rule above */
 	_Atomic int upper; /* dirs: set once under ->lock; lockless reads */
 
 	/* An O_PATH fd on a non-directory's topmost object while it has no
@@ -158,10 +180,13 @@ struct uf_fs {
 	GMutex inodes_lock;
 	GHashTable *inodes;  /* set of struct uf_inode *, each its own key */
 	GHashTable *origins; /* upper key -> origin key, for copied-up objects */
+	GHashTable *copies;  /* origin key -> upper key: the inverse, one to one */
 	/* Lower hard links in a writable union (->unshared inodes) are one
 	 * inode per name, as dentries: keyed by (parent, name) here. */
 	GHashTable *unshared;
-	GHashTable *retired; /* dir inodes out of the table, still known */
+	/* Live inodes out of ->inodes/->unshared: retired (their lower parts
+	 * changed) or displaced by a newer inode for the same key. */
+	GHashTable *retired;
 	struct uf_inode *root;
 
 	/* st_dev values mapped to a small index for st_ino; append-only. */
