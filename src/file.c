@@ -13,7 +13,7 @@
 #include "unionfuse/util.h"
 #include "unionfuse/worker.h"
 
-struct uf_file *uf_file_new(int fd, bool lower)
+struct uf_file *uf_file_new(struct uf_fs *fs, int fd, bool lower)
 {
 	struct uf_file *f = g_new0(struct uf_file, 1);
 
@@ -21,7 +21,39 @@ struct uf_file *uf_file_new(int fd, bool lower)
 	atomic_init(&f->fd, fd);
 	atomic_init(&f->lower, lower);
 	f->old_fd = -1;
+	g_mutex_lock(&fs->files_lock);
+	g_hash_table_add(fs->files, f);
+	g_mutex_unlock(&fs->files_lock);
 	return f;
+}
+
+static void file_destroy(struct uf_file *f)
+{
+	close(atomic_load(&f->fd));
+	if (f->old_fd >= 0)
+		close(f->old_fd);
+	g_mutex_clear(&f->lock);
+	g_free(f);
+}
+
+void uf_file_free(struct uf_fs *fs, struct uf_file *f)
+{
+	g_mutex_lock(&fs->files_lock);
+	g_hash_table_remove(fs->files, f);
+	g_mutex_unlock(&fs->files_lock);
+	file_destroy(f);
+}
+
+void uf_files_free(struct uf_fs *fs)
+{
+	GHashTableIter it;
+	gpointer f;
+
+	g_hash_table_iter_init(&it, fs->files);
+	while (g_hash_table_iter_next(&it, &f, NULL)) {
+		g_hash_table_iter_remove(&it);
+		file_destroy(f);
+	}
 }
 
 static struct uf_file *file_of(struct fuse_file_info *fi)
@@ -105,7 +137,7 @@ static int do_open(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 			return 0;
 		}
 	}
-	fi->fh = (uintptr_t)uf_file_new(fd, lower);
+	fi->fh = (uintptr_t)uf_file_new(fs, fd, lower);
 	uf_inode_open_pin(fs, ino);
 	fi->keep_cache = 1; /* auto_inval_data drops it when mtime/size change */
 	if (fi->flags & O_DIRECT)
@@ -149,7 +181,7 @@ void uf_ll_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 		fuse_reply_err(req, -r);
 		return;
 	}
-	fi->fh = (uintptr_t)uf_file_new(fd, false);
+	fi->fh = (uintptr_t)uf_file_new(fs, fd, false);
 	fi->keep_cache = 1;
 	uf_inode_open_pin(fs, ino);
 	struct fuse_entry_param e = {
@@ -160,11 +192,8 @@ void uf_ll_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 	};
 	if (fuse_reply_create(req, &e, fi) < 0) {
 		/* The request was interrupted: undo what the kernel won't. */
-		struct uf_file *f = file_of(fi);
 		uf_inode_open_unpin(fs, ino);
-		close(atomic_load(&f->fd));
-		g_mutex_clear(&f->lock);
-		g_free(f);
+		uf_file_free(fs, file_of(fi));
 		uf_inode_forget(fs, ino, 1);
 	}
 }
@@ -202,11 +231,7 @@ void uf_ll_release(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 	struct uf_file *f = file_of(fi);
 
 	uf_inode_open_unpin(fs, uf_inode_from_id(fs, id));
-	close(atomic_load(&f->fd));
-	if (f->old_fd >= 0)
-		close(f->old_fd);
-	g_mutex_clear(&f->lock);
-	g_free(f);
+	uf_file_free(fs, f);
 	fuse_reply_err(req, 0);
 }
 

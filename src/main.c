@@ -168,6 +168,7 @@ out_workers:
 	/* libfuse reports the signal that ended the loop: that is a clean exit. */
 	ret = !(ret == 0 || ret == SIGTERM || ret == SIGINT || ret == SIGHUP);
 	uf_notify_stop(fs);
+	uf_fs_unmounted(fs);
 out_unmount:
 	fuse_session_unmount(se);
 out_signals:

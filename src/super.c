@@ -7,6 +7,7 @@
 
 #include "unionfuse/branch.h"
 #include "unionfuse/copyup.h"
+#include "unionfuse/file.h"
 #include "unionfuse/temp.h"
 #include "unionfuse/inode.h"
 #include "unionfuse/modes.h"
@@ -94,13 +95,13 @@ static bool handles_work(int dirfd)
 }
 
 /* Lock @fd for this daemon. A mount just unmounted may still be tearing
- * down (umount returns before its daemon exits): give it two seconds. */
+ * down (umount returns before its daemon exits): give it five seconds. */
 static int lock_in_use(int fd)
 {
 	for (int i = 0;; i++) {
 		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
 			return 0;
-		if (errno != EWOULDBLOCK || i == 40)
+		if (errno != EWOULDBLOCK || i == 100)
 			return -errno;
 		g_usleep(50 * 1000);
 	}
@@ -117,6 +118,8 @@ int uf_fs_new(const struct uf_config *c, struct uf_fs **ret, char **reterr_msg)
 	g_mutex_init(&fs->inodes_lock);
 	g_rw_lock_init(&fs->rename_lock);
 	g_mutex_init(&fs->xattr_lock);
+	g_mutex_init(&fs->files_lock);
+	fs->files = g_hash_table_new(g_direct_hash, g_direct_equal);
 	g_mutex_init(&fs->devs_lock);
 	fs->inodes = g_hash_table_new(uf_key_hash, uf_key_equal);
 	fs->unshared = g_hash_table_new(uf_dentry_hash, uf_dentry_equal);
@@ -212,16 +215,29 @@ static gboolean free_inode(gpointer key, gpointer value, gpointer data)
 	return TRUE;
 }
 
-void uf_fs_free(struct uf_fs *fs)
+void uf_fs_unmounted(struct uf_fs *fs)
 {
-	if (!fs)
-		return;
-	uf_notify_stop(fs);
 	if (fs->volatile_marker && syncfs(fs->upper->fd) == 0) {
 		unlinkat(fs->work_fd, VOLATILE_DIRS, AT_REMOVEDIR);
 		unlinkat(fs->work_fd, "work/incompat", AT_REMOVEDIR);
 		unlinkat(fs->work_fd, "work", AT_REMOVEDIR);
 	}
+	fs->volatile_marker = false;
+	/* A new mount of these branches may start now: freeing the tables
+	 * can take a while (and longer under a sanitizer). */
+	if (fs->upper)
+		flock(fs->upper->fd, LOCK_UN);
+	if (fs->work_fd >= 0)
+		flock(fs->work_fd, LOCK_UN);
+}
+
+void uf_fs_free(struct uf_fs *fs)
+{
+	if (!fs)
+		return;
+	uf_notify_stop(fs);
+	uf_files_free(fs);
+	g_hash_table_unref(fs->files);
 	g_hash_table_foreach_remove(fs->inodes, free_inode, fs->root);
 	g_hash_table_foreach_remove(fs->unshared, free_inode, fs->root);
 	g_hash_table_foreach_remove(fs->retired, free_inode, fs->root);
@@ -242,6 +258,7 @@ void uf_fs_free(struct uf_fs *fs)
 	g_mutex_clear(&fs->inodes_lock);
 	g_rw_lock_clear(&fs->rename_lock);
 	g_mutex_clear(&fs->xattr_lock);
+	g_mutex_clear(&fs->files_lock);
 	g_mutex_clear(&fs->devs_lock);
 	g_free(fs);
 }

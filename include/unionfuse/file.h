@@ -13,8 +13,16 @@ struct uf_file {
 	int old_fd;	   /* ->lock: the lower fd after a switch, closed at release */
 };
 
-/* Make a handle for real fd @fd (consumed). */
-struct uf_file *uf_file_new(int fd, bool lower);
+/* Make a handle for real fd @fd (consumed). The mount keeps track of its
+ * handles: those still open when it ends are freed then (uf_files_free()). */
+struct uf_file *uf_file_new(struct uf_fs *fs, int fd, bool lower);
+
+/* Close and free handle @f (at release). */
+void uf_file_free(struct uf_fs *fs, struct uf_file *f);
+
+/* Free every handle still open (at teardown: the kernel sends no release
+ * for files open when the mount goes away). */
+void uf_files_free(struct uf_fs *fs);
 
 /* Reply to an entry-making request with @ino's attributes. */
 void uf_reply_entry(fuse_req_t req, struct uf_fs *fs, struct uf_inode *ino, const struct stat *st);

@@ -11,6 +11,11 @@
  * and a new filesystem in *ret, or -errno with one line in *reterr_msg. */
 int uf_fs_new(const struct uf_config *c, struct uf_fs **ret, char **reterr_msg);
 
+/* The mount is gone and no request runs any more: make the upper whole on
+ * disk for a volatile mount, drop its marker, and let a new mount of these
+ * branches in (before the slower freeing). */
+void uf_fs_unmounted(struct uf_fs *fs);
+
 void uf_fs_free(struct uf_fs *fs);
 
 /* Apply -o squash_to_root/squash_to_uid=/squash_to_gid= and static_nlink

@@ -177,6 +177,8 @@ struct uf_fs {
 	 * opens the object that was at a name a moment ago. */
 	GRWLock rename_lock;
 	GMutex xattr_lock; /* xattr changes vs. noting an inode has none; innermost */
+	GMutex files_lock; /* ->files; taken alone */
+	GHashTable *files; /* set of open struct uf_file *, freed at teardown */
 	GMutex inodes_lock;
 	GHashTable *inodes;  /* set of struct uf_inode *, each its own key */
 	GHashTable *origins; /* upper key -> origin key, for copied-up objects */

@@ -63,6 +63,9 @@ uf_check_eq "the tmpfs on the upper's dir got nothing" "TMPFS-FILE" "$(ls -A "$U
 sec_after "tmpfs mounts in the branches"
 
 # ------------------------------------------------------- the union in itself
+# What find shows of the union before it is reachable from inside itself
+# (the host's own find would now descend into the bind mount).
+union_entries=$(find "$M" | wc -l)
 mount --bind "$M" "$L/loop" || uf_fail "bind-mount the union onto lower/loop"
 sec_run "ls the bind-mounted dir" alice 10 ls -A "$M/loop"
 sec_hung || uf_check_eq "lower/loop through the union is the empty dir underneath" "" "$SEC_OUT"
@@ -70,8 +73,7 @@ sec_hung || sec_run "stat loop/canary" alice 10 stat -c %n "$M/loop/canary"
 sec_hung || uf_check_eq "no union inside the union" "stat: cannot statx '$M/loop/canary': No such file or directory" "$SEC_OUT"
 sec_hung || sec_run "ls -R the union" alice 10 sh -c 'ls -R "$1" | wc -l' _ "$M"
 sec_hung || sec_run "find the union" alice 10 sh -c 'find "$1" | wc -l' _ "$M"
-sec_hung || uf_check_eq "find lists the union once (no recursion)" "$(find "$L" "$U" -mindepth 1 -printf '%P\n' | sort -u | wc -l)" \
-	"$((SEC_OUT - 1))"
+sec_hung || uf_check_eq "find lists the union once (no recursion)" "$union_entries" "$SEC_OUT"
 sec_alive "with the union bind-mounted into its lower"
 umount "$L/loop" 2>/dev/null || umount -l "$L/loop" || uf_fail "remove the bind mount"
 sec_after "the union bind-mounted into its lower"
