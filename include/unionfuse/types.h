@@ -63,7 +63,7 @@ struct uf_inode {
 	 * fd, so a walk of a big tree cannot run out of them: they are found by
 	 * ->name in their parent's layer of ->branch. */
 	struct uf_layer *lower; /* dirs: immutable once published */
-	char *redirect;		/* fs->inodes_lock: dir's overlay.redirect ("/a/b" or "b") */
+	char *redirect;		/* fs->inodes_lock: its upper dir's overlay.redirect ("/a/b" or "b") */
 	GMutex lock;		/* its copy-up; for a dir also changes to its upper entries */
 
 	uint32_t refs;	   /* fs->inodes_lock: nlookup>0, children, calls in flight */
