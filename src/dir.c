@@ -608,7 +608,12 @@ static int do_rename(struct uf_fs *fs, struct uf_inode *dir, const char *name,
 			r = -EISDIR;
 			goto out;
 		}
-		if (ddir) {
+		/* A dir only in the upper is replaced by the rename itself,
+		 * which fails with ENOTEMPTY if it is not empty: after the
+		 * source's copy-up and redirect, as in the kernel (whose
+		 * ovl_rename() checks only merged and lower targets first), so
+		 * the upper ends up the same. */
+		if (ddir && (dst->nlower > 0 || !uf_inode_in_upper(fs, dst))) {
 			r = uf_dir_is_empty(fs, dst);
 			if (r == 0)
 				r = -ENOTEMPTY;
