@@ -10,10 +10,6 @@
 #include "unionfuse/inode.h"
 #include "unionfuse/types.h"
 
-/* The longest redirect a rename writes: the kernel's redirect_max default.
- * A longer one makes the rename fail with EXDEV (mv(1) then copies). */
-#define UF_REDIRECT_WRITE_MAX 256
-
 /* Gather the lower parts of a directory whose topmost real dir is @top_fd,
  * named @name in layer @found of its parent's layers @L. Each branch below
  * is searched with the name or path the layers above it lead to: a redirect
@@ -33,7 +29,6 @@ int uf_redirect_lower_dirs(struct uf_fs *fs, const struct uf_layers *L, unsigned
  * directory (@samedir); an absolute one, for a move elsewhere). Otherwise
  * its old name for a rename within the directory, else its absolute path in
  * the branch below the upper: the union path, with each ancestor's own
- * redirect in place of its name (an absolute one ends the path). Takes
- * fs->inodes_lock. Returns 0 and the value or NULL in *ret, or -EXDEV when
- * the value would be longer than UF_REDIRECT_WRITE_MAX. */
+ * redirect in place of its name (an absolute one ends the path), of any
+ * length. Takes fs->inodes_lock. Returns 0 and the value or NULL in *ret. */
 int uf_redirect_for_rename(struct uf_fs *fs, struct uf_inode *ino, bool samedir, char **ret);
