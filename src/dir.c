@@ -18,6 +18,7 @@
 #include "unionfuse/namei.h"
 #include "unionfuse/ops.h"
 #include "unionfuse/readdir.h"
+#include "unionfuse/redirect.h"
 #include "unionfuse/temp.h"
 #include "unionfuse/util.h"
 #include "unionfuse/whiteout.h"
@@ -454,20 +455,23 @@ void uf_ll_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	fuse_reply_err(req, -do_remove(fs, uf_inode_from_id(fs, parent), name, true));
 }
 
-/* Give a directory that has lower parts, about to move, a redirect to where
- * those parts are, unless it already has one. Caller copied it up. */
-static int set_redirect(struct uf_fs *fs, struct uf_inode *ino)
+/* Give a directory that has lower parts, about to move within its
+ * directory (@samedir) or elsewhere, the redirect the kernel would write
+ * (uf_redirect_for_rename()). Caller copied it up. */
+static int set_redirect(struct uf_fs *fs, struct uf_inode *ino, bool samedir)
 {
-	if (!S_ISDIR(ino->type) || ino->nlower == 0)
-		return 0;
-	g_autofree char *path = uf_inode_lower_path(fs, ino);
-	int r = uf_dir_set_redirect(fs, uf_inode_upper(ino), path);
-	uf_debug("rename: redirect '%s' written on the moving dir: %d", path, r);
+	g_autofree char *val = NULL;
+	int r = uf_redirect_for_rename(fs, ino, samedir, &val);
+
+	if (r < 0 || !val)
+		return r;
+	r = uf_dir_set_redirect(fs, uf_inode_upper(ino), val);
+	uf_debug("rename: redirect '%s' written on the moving dir: %d", val, r);
 	if (r < 0)
 		return r == -ENOTSUP ? -EXDEV : r;
 	g_mutex_lock(&fs->inodes_lock);
 	g_free(ino->redirect);
-	ino->redirect = g_steal_pointer(&path);
+	ino->redirect = g_steal_pointer(&val);
 	g_mutex_unlock(&fs->inodes_lock);
 	return 0;
 }
@@ -604,7 +608,12 @@ static int do_rename(struct uf_fs *fs, struct uf_inode *dir, const char *name,
 			r = -EISDIR;
 			goto out;
 		}
-		if (ddir) {
+		/* A dir only in the upper is replaced by the rename itself,
+		 * which fails with ENOTEMPTY if it is not empty: after the
+		 * source's copy-up and redirect, as in the kernel (whose
+		 * ovl_rename() checks only merged and lower targets first), so
+		 * the upper ends up the same. */
+		if (ddir && (dst->nlower > 0 || !uf_inode_in_upper(fs, dst))) {
 			r = uf_dir_is_empty(fs, dst);
 			if (r == 0)
 				r = -ENOTEMPTY;
@@ -626,9 +635,9 @@ static int do_rename(struct uf_fs *fs, struct uf_inode *dir, const char *name,
 	if (r == 0)
 		r = uf_copyup(fs, newdir, 0);
 	if (r == 0)
-		r = set_redirect(fs, src);
+		r = set_redirect(fs, src, dir == newdir);
 	if (r == 0 && (flags & RENAME_EXCHANGE))
-		r = set_redirect(fs, dst);
+		r = set_redirect(fs, dst, dir == newdir);
 	if (r < 0)
 		goto out;
 	r = keep_unmerged(fs, src, newdir);

@@ -18,6 +18,7 @@
 #include "unionfuse/namei.h"
 #include "unionfuse/notify.h"
 #include "unionfuse/ops.h"
+#include "unionfuse/redirect.h"
 #include "unionfuse/util.h"
 #include "unionfuse/whiteout.h"
 
@@ -70,123 +71,12 @@ int uf_name_in_lower(const struct uf_fs *fs, struct uf_inode *dir, const char *n
 	return r < 0 ? r : 1;
 }
 
-/* open_dir_path() before Linux 5.6 (no openat2): one component at a time,
- * never following a symlink, and refusing to enter another filesystem. A
- * bind mount of the same filesystem is not seen; openat2() sees it. */
-static int open_dir_walk(int rootfd, const char *rel)
-{
-	g_auto(GStrv) parts = g_strsplit(rel, "/", -1);
-	_cleanup_close_ int cur = -1;
-	struct stat root, st;
-	int at = rootfd;
-
-	if (fstat(rootfd, &root) < 0)
-		return -errno;
-	for (char **p = parts; *p; p++) {
-		/* uf_redirect_parse() lets none of these through. */
-		if (**p == '\0' || strcmp(*p, ".") == 0 || strcmp(*p, "..") == 0)
-			return -EINVAL;
-		int fd = openat(at, *p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0)
-			return -errno;
-		uf_closep(&cur);
-		cur = fd;
-		at = cur;
-		if (fstat(cur, &st) < 0)
-			return -errno;
-		if (st.st_dev != root.st_dev)
-			return -EXDEV;
-	}
-	return cur >= 0 ? uf_take_fd(&cur)
-			: uf_neg_errno(openat(rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-}
-
-/* Open directory @path (an absolute redirect, "/a/b", checked by
- * uf_redirect_parse()) under branch root @rootfd without leaving the
- * branch: no symlink, no "..", no mount point on the way. A path of PATH_MAX
- * or more is opened in parts. Returns an O_RDONLY fd or -errno (-ELOOP,
- * -EXDEV where the path would leave). */
-static int open_dir_path(int rootfd, const char *path)
-{
-	struct open_how how = {
-		.flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC,
-		.resolve =
-		    RESOLVE_BENEATH | RESOLVE_NO_XDEV | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
-	};
-	const char *rest = path + strspn(path, "/");
-	_cleanup_close_ int cur = -1;
-
-	if (*rest == '\0')
-		rest = ".";
-	while (*rest) {
-		/* Up to PATH_MAX - 1 bytes, ending at a '/' (names are at
-		 * most NAME_MAX, so there is one). */
-		size_t n = strlen(rest);
-		if (n >= PATH_MAX) {
-			n = PATH_MAX - 1;
-			while (n > 0 && rest[n] != '/')
-				n--;
-			if (n == 0)
-				return -ENAMETOOLONG;
-		}
-		g_autofree char *part = g_strndup(rest, n);
-		long fd = syscall(SYS_openat2, cur >= 0 ? cur : rootfd, part, &how, sizeof(how));
-		if (fd < 0 && errno == ENOSYS)
-			return open_dir_walk(cur >= 0 ? cur : rootfd, rest);
-		if (fd < 0)
-			return -errno;
-		uf_closep(&cur);
-		cur = fd;
-		rest += n + (rest[n] == '/');
-	}
-	return uf_take_fd(&cur);
-}
-
-/* Consider real directory candidate @name under @dirfd in @branch for the
- * merged directory being built in @lowers. Returns 1 to keep walking, 0 to
- * stop, or -errno: a layer that could not be read (out of fds, EIO) fails
- * the lookup rather than silently leaving a partial directory. */
-static int merge_candidate(const struct uf_fs *fs, GArray *lowers, int dirfd, unsigned branch,
-			   const char *name, bool more_below)
-{
-	struct stat st;
-
-	/* One name, never a path: a redirect that is one was refused. */
-	if (UF_WARN_ON(strchr(name, '/')))
-		return -EIO;
-	int r = uf_neg_errno(fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW));
-	if (r == -ENOENT || r == -ENAMETOOLONG)
-		return !(more_below && uf_has_aufs_whiteout(dirfd, name));
-	if (r < 0)
-		return r;
-	if (!S_ISDIR(st.st_mode))
-		return 0; /* a whiteout or a non-dir ends the merge */
-	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT || errno == ENOTDIR ? 0 : -errno; /* changed meanwhile */
-	g_array_append_val(lowers, ((struct uf_layer){ .fd = fd, .wd = -1, .branch = branch }));
-	return !uf_dir_is_opaque(fs, fd);
-}
-
 /* Close the lower fds gathered for a directory that will not be built. */
 static void close_layers(GArray *lowers)
 {
 	for (unsigned i = 0; i < lowers->len; i++)
 		close(g_array_index(lowers, struct uf_layer, i).fd);
 	g_array_set_size(lowers, 0);
-}
-
-/* Report an invalid redirect on directory @name: once per mount, as it may
- * be met on every lookup. */
-static void warn_redirect(struct uf_fs *fs, const char *name, int r)
-{
-	if (atomic_exchange(&fs->redirect_warned, true))
-		return;
-	g_autofree char *shown = g_strescape(name, NULL); /* a branch's name: any bytes */
-	uf_log(LOG_WARNING,
-	       "invalid overlay.redirect on directory '%s' (%s): %s; further ones are not reported",
-	       shown, g_strerror(-r),
-	       r == -ENAMETOOLONG ? "it shows no lower content" : "looking it up fails");
 }
 
 /* Is @fd the object @st describes? */
@@ -199,16 +89,16 @@ static bool same_object(int fd, const struct stat *st)
 }
 
 /* Build the layers of a new directory inode whose topmost real dir is @name
- * in layer @found of @L, found as @st. Returns 0, -EAGAIN when the name now
- * holds another directory, or -errno: an invalid redirect fails it as the
- * kernel's lookup does (-EINVAL, -EACCES), or, naming something that cannot
- * exist, leaves it without lower parts. */
+ * in layer @found of @L, found as @st, following redirects branch by branch
+ * (redirect.c). Returns 0, -EAGAIN when the name now holds another
+ * directory, or -errno: an invalid redirect fails it as the kernel's lookup
+ * does (-EINVAL, -EACCES); naming something that cannot exist ends its
+ * lower parts. */
 static int build_dir(struct uf_fs *fs, const struct uf_layers *L, unsigned found, const char *name,
 		     const struct stat *st, struct uf_inode *cand)
 {
 	const struct uf_layer *top = &L->v[found];
 	g_autoptr(GArray) lowers = g_array_new(FALSE, FALSE, sizeof(struct uf_layer));
-	g_autofree char *redirect = NULL;
 	int fd = openat(top->fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
 	if (fd < 0)
@@ -226,50 +116,17 @@ static int build_dir(struct uf_fs *fs, const struct uf_layers *L, unsigned found
 		g_array_append_val(
 		    lowers, ((struct uf_layer){ .fd = fd, .wd = -1, .branch = top->branch }));
 
-	if (!uf_dir_is_opaque(fs, fd)) {
-		int r = uf_dir_get_redirect(fs, fd, &redirect);
-		if (r == -EINVAL || r == -EACCES || r == -ENAMETOOLONG)
-			warn_redirect(fs, name, r);
-		if (r < 0 && r != -ENAMETOOLONG) {
-			/* cand owns an upper fd; the lowers' are ours. */
-			close_layers(lowers);
-			return r;
-		}
-		if (r == -ENAMETOOLONG) {
-			r = 0; /* nothing below can be found by it */
-		} else if (redirect && redirect[0] == '/') {
-			for (unsigned b = top->branch + 1; b < fs->n_branches; b++) {
-				int lfd = open_dir_path(fs->branches[b].fd, redirect);
-				if (lfd == -EMFILE || lfd == -ENFILE || lfd == -ENOMEM || lfd == -EIO) {
-					r = lfd;
-					break;
-				}
-				if (lfd < 0)
-					continue;
-				g_array_append_val(lowers, ((struct uf_layer){
-							       .fd = lfd, .wd = -1, .branch = b }));
-				if (uf_dir_is_opaque(fs, lfd))
-					break;
-			}
-		} else {
-			/* A relative redirect is one name (uf_redirect_parse()). */
-			const char *lname = redirect ? redirect : name;
-			for (unsigned i = found + 1; i < L->n; i++) {
-				r = merge_candidate(fs, lowers, L->v[i].fd, L->v[i].branch, lname,
-						    i + 1 < L->n);
-				if (r <= 0)
-					break;
-			}
-		}
-		if (r < 0) {
-			/* cand owns an upper fd; the lowers' are ours. */
-			close_layers(lowers);
-			return r;
-		}
-		/* Kept as found, relative or absolute: a later rename starts
-		 * from it (uf_inode_lower_path()). */
-		cand->redirect = g_steal_pointer(&redirect);
+	/* Only the upper's redirect is the inode's: a rename starts from it
+	 * (uf_redirect_for_rename()); one in a lower applies below it only. */
+	g_autofree char *redirect = NULL;
+	int r = uf_redirect_lower_dirs(fs, L, found, name, fd, lowers, &redirect);
+	if (r < 0) {
+		/* cand owns an upper fd; the lowers' are ours. */
+		close_layers(lowers);
+		return r;
 	}
+	if (top_is_upper)
+		cand->redirect = g_steal_pointer(&redirect);
 	cand->nlower = lowers->len;
 	cand->lower = (struct uf_layer *)g_array_free(g_steal_pointer(&lowers), cand->nlower == 0);
 	return 0;
@@ -296,6 +153,11 @@ static int build_nondir(const struct uf_fs *fs, const struct uf_layers *L, unsig
 	int r = fs->upper && branch == 0 ? is_metacopy(fs, L->v[found].fd, name, st) : 0;
 	if (r <= 0)
 		return r;
+	if (fs->untrusted_xattrs) {
+		uf_log_limited(LOG_WARNING, "refusing to follow metacopy origin for '%s' (userxattr)",
+			       name);
+		return -EPERM;
+	}
 	/* The data is in the next lower file of that name. */
 	for (unsigned i = found + 1; i < L->n; i++) {
 		struct stat lst;

@@ -183,6 +183,20 @@ int uf_fs_new(const struct uf_config *c, struct uf_fs **ret, char **reterr_msg)
 	fs->opt.noxattrs = c->noxattrs;
 	fs->opt.static_nlink = c->static_nlink;
 	fs->opt.redirect_off = c->redirect_off;
+	/* As root with user.overlay.* xattrs, anyone who can write a branch can
+	 * forge a redirect or a metacopy mark, and the daemon would follow it
+	 * into what she may not read. The kernel's rule then: follow neither,
+	 * write neither (renaming a dir with lower parts is EXDEV). */
+	fs->untrusted_xattrs = geteuid() == 0 && c->userxattr;
+	if (fs->untrusted_xattrs) {
+		if (c->metacopy) {
+			*reterr_msg = g_strdup("-o metacopy=on cannot be used with -o userxattr as root "
+					       "(anyone who can write a branch could forge it)");
+			r = -EINVAL;
+			goto fail;
+		}
+		fs->opt.redirect_off = true;
+	}
 	fs->opt.squash_uid = c->squash_uid;
 	fs->opt.squash_gid = c->squash_gid;
 	uf_modes_init(fs);

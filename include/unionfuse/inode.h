@@ -239,8 +239,11 @@ void uf_inode_move(struct uf_fs *fs, struct uf_inode *ino, struct uf_inode *newd
 int uf_inode_get_parent(struct uf_fs *fs, struct uf_inode *ino, struct uf_inode **ret_parent,
 			char **ret_name);
 
-/* The path of directory @ino in the lower branches ("/a/b"), following
- * redirects. Takes inodes_lock and the inodes' locks. */
+/* The path of directory @ino in the branch below the upper ("/a/b"): its
+ * union path with each inode's own (upper) redirect in place of its name,
+ * an absolute one ending the walk, as the kernel's ovl_get_redirect().
+ * Redirects in lower branches are not used: they apply below their own
+ * branch, where the lookup follows them. Takes inodes_lock. */
 char *uf_inode_lower_path(struct uf_fs *fs, struct uf_inode *ino);
 
 /* The table's hash and equality, and the destroy function for teardown. */

@@ -95,7 +95,7 @@ struct uf_inode {
 	 * fd, so a walk of a big tree cannot run out of them: they are found by
 	 * ->name in their parent's layer of ->branch. */
 	struct uf_layer *lower; /* dirs: immutable once published */
-	char *redirect;		/* fs->inodes_lock: dir's overlay.redirect ("/a/b" or "b") */
+	char *redirect;		/* fs->inodes_lock: its upper dir's overlay.redirect ("/a/b" or "b") */
 	GMutex lock;		/* its copy-up; for a dir also changes to its upper entries */
 
 	uint32_t refs;	   /* fs->inodes_lock: see the ref rule above */
@@ -162,6 +162,9 @@ struct uf_fs {
 	bool posix_acl; /* the kernel sends modes unmasked: apply the umask */
 	bool metacopy;	/* metadata-only copy-up for chmod/chown/utimes/setxattr */
 	bool handles;	/* open_by_handle_at() works on the branches (root) */
+	/* Root with user.overlay.* xattrs: redirects and metacopy marks on the
+	 * branches are not followed (EPERM) nor written, as by the kernel. */
+	bool untrusted_xattrs;
 	bool volatile_upper; /* -o volatile/fsync=0: no fsync of copies, fsync does nothing */
 	bool volatile_marker; /* the workdir holds our volatile marker: remove at unmount */
 	/* Our user namespace (modes.c): the ids that stat as unmapped (the

@@ -24,6 +24,13 @@
  *   fsops --raw DIR         exhaustive listing of a branch directory
  *                           (adds inode, rdev, mtime, ctime and xattrs of
  *                           every namespace) to prove it was not modified.
+ *   fsops --format DIR      what the overlay format keeps in a branch: path,
+ *                           type, mode and the trusted.overlay.redirect and
+ *                           .opaque values (escaped), one line per entry.
+ *                           With FSOPS_MIX=dirs the operations are mostly
+ *                           mkdir, rename, rmdir, create and unlink, for
+ *                           renamed directories (other seeds' sequences
+ *                           are unchanged without it).
  *
  * The sequence of operations depends only on SEED: every random draw for an
  * operation happens before the operation is executed and no draw depends on
@@ -399,16 +406,25 @@ static const struct {
 	[OP_MTIME] = {"mtime", 2},	 [OP_FDOPS] = {"fdops", 2},
 };
 
+/* FSOPS_MIX=dirs: directory renames over stacked branches */
+static const unsigned DIR_WEIGHTS[OP_COUNT] = {
+	[OP_CREATE] = 5, [OP_WRITE] = 3, [OP_READ] = 2,	   [OP_MKDIR] = 10,
+	[OP_RMDIR] = 7,	 [OP_UNLINK] = 3, [OP_RENAME] = 18, [OP_SYMLINK] = 1,
+	[OP_CHMOD] = 1,	 [OP_MKFIFO] = 1, [OP_STAT] = 3,    [OP_READDIR] = 5,
+};
+static int mix_dirs;
+
 static enum op pick_op(void)
 {
 	unsigned total = 0;
 	for (int i = 0; i < OP_COUNT; i++)
-		total += OPS[i].weight;
+		total += mix_dirs ? DIR_WEIGHTS[i] : OPS[i].weight;
 	unsigned r = rndn(total);
 	for (int i = 0; i < OP_COUNT; i++) {
-		if (r < OPS[i].weight)
+		unsigned w = mix_dirs ? DIR_WEIGHTS[i] : OPS[i].weight;
+		if (r < w)
 			return (enum op)i;
-		r -= OPS[i].weight;
+		r -= w;
 	}
 	return OP_STAT;
 }
@@ -953,6 +969,27 @@ static void print_xattrs(const char *path)
 	}
 }
 
+static int list_format;
+
+/* --format: an overlay.* value of @path, escaped */
+static void print_format_xattr(const char *path, const char *name)
+{
+	unsigned char val[4096];
+	ssize_t l = lgetxattr(path, name, val, sizeof(val));
+	if (l < 0) {
+		if (errno != ENODATA && errno != ENOTSUP)
+			printf(" %s=-%s", name + 16, errname(errno));
+		return;
+	}
+	printf(" %s='", name + 16);
+	for (ssize_t j = 0; j < l; j++)
+		if (val[j] > 0x20 && val[j] < 0x7f && val[j] != '\\' && val[j] != '\'')
+			putchar(val[j]);
+		else
+			printf("\\x%02x", val[j]);
+	putchar('\'');
+}
+
 static void list_tree(const char *root, const char *rel)
 {
 	char path[4096];
@@ -964,6 +1001,15 @@ static void list_tree(const char *root, const char *rel)
 		return;
 	}
 	char t = type_char(st.st_mode);
+	if (list_format) {
+		printf("%s %c %04o", *rel ? rel : ".", t, (unsigned)(st.st_mode & 07777));
+		if (t == 'c')
+			printf(" rdev=%u:%u", major(st.st_rdev), minor(st.st_rdev));
+		print_format_xattr(path, "trusted.overlay.redirect");
+		print_format_xattr(path, "trusted.overlay.opaque");
+		printf("\n");
+		goto children;
+	}
 	printf("%s %c %04o %u %u", *rel ? rel : ".", t, (unsigned)(st.st_mode & 07777),
 	       (unsigned)st.st_uid, (unsigned)st.st_gid);
 	if (t != 'd' && !list_raw)
@@ -1011,6 +1057,7 @@ static void list_tree(const char *root, const char *rel)
 	}
 	print_xattrs(path);
 	printf("\n");
+children:
 	if (t != 'd')
 		return;
 
@@ -1047,15 +1094,18 @@ static int usage(void)
 {
 	fprintf(stderr, "usage: fsops SEED NOPS DIR\n"
 			"       fsops --tree DIR\n"
-			"       fsops --raw DIR\n");
+			"       fsops --raw DIR\n"
+			"       fsops --format DIR\n");
 	return 2;
 }
 
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (argc == 3 && (!strcmp(argv[1], "--tree") || !strcmp(argv[1], "--raw"))) {
+	if (argc == 3 && (!strcmp(argv[1], "--tree") || !strcmp(argv[1], "--raw") ||
+			  !strcmp(argv[1], "--format"))) {
 		list_raw = !strcmp(argv[1], "--raw");
+		list_format = !strcmp(argv[1], "--format");
 		list_tree(argv[2], "");
 		return list_err;
 	}
@@ -1073,6 +1123,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "fsops: chroot %s: %s\n", argv[3], strerror(errno));
 		return 2;
 	}
+	const char *mix = getenv("FSOPS_MIX");
+	mix_dirs = mix && !strcmp(mix, "dirs");
 	const char *us = getenv("FSOPS_USERS");
 	if (us && *us)
 		parse_users(us);

@@ -125,7 +125,7 @@ expect_trace "a whole copy-up with its size" "copy-up 'f' (mode 0100644) from br
 expect_trace "a metadata-only copy-up" "copy-up 'big' (mode 0100644) from branch 1: metadata only, 0 bytes"
 expect_trace "a whiteout" "unlink 'rm': whiteout created in the upper: 0"
 expect_trace "an opaque dir" "made opaque: it moves into a merged dir"
-expect_trace "a redirect written" "rename: redirect '/mv' written on the moving dir: 0"
+expect_trace "a redirect written" "rename: redirect 'mv' written on the moving dir: 0"
 expect_trace "the whiteout a rename leaves" "rename 'mv' -> 'mv2': whiteout left at the old name: 0"
 
 # The redirect is followed after a remount.
@@ -137,7 +137,7 @@ if uf_wait_mounted "$M" 10; then
 fi
 wait "$DPID"
 trace=$(grep '^unionfuse: ' "$UF_TMP/d2.err")
-expect_trace "a redirect followed" "lookup 'mv2': followed redirect '/mv' (1 lower dirs)"
+expect_trace "a redirect followed" "lookup 'mv2': followed redirect 'mv' (1 lower dirs)"
 
 uf_check_eq "the lower is unchanged" "$lower_before" "$(tree_snapshot "$T/l")"
 uf_finish
