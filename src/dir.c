@@ -454,22 +454,95 @@ void uf_ll_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	fuse_reply_err(req, -do_remove(fs, uf_inode_from_id(fs, parent), name, true));
 }
 
+/* The marks set_redirect() and keep_unmerged() wrote on a moving dir, so
+ * that a rename failing after them leaves the upper as it was. */
+struct moved_marks {
+	struct uf_inode *ino;
+	bool redirect;	       /* wrote overlay.redirect */
+	char *old_value;       /* the on-disk value it replaced, or NULL */
+	ssize_t old_len;
+	char *old_redirect;    /* ino->redirect before */
+	bool opaque;	       /* made it opaque */
+};
+
+static void marks_done(struct moved_marks *m)
+{
+	g_free(m->old_value);
+	g_free(m->old_redirect);
+}
+
 /* Give a directory that has lower parts, about to move, a redirect to where
- * those parts are, unless it already has one. Caller copied it up. */
-static int set_redirect(struct uf_fs *fs, struct uf_inode *ino)
+ * those parts are. Caller copied it up. */
+static int set_redirect(struct uf_fs *fs, struct uf_inode *ino, struct moved_marks *m)
 {
 	if (!S_ISDIR(ino->type) || ino->nlower == 0)
 		return 0;
+	int fd = uf_inode_upper(ino);
 	g_autofree char *path = uf_inode_lower_path(fs, ino);
-	int r = uf_dir_set_redirect(fs, uf_inode_upper(ino), path);
+	ssize_t n = fgetxattr(fd, fs->xattr_redirect, NULL, 0);
+	if (n >= 0) {
+		g_autofree char *old = g_malloc(n + 1);
+		n = fgetxattr(fd, fs->xattr_redirect, old, n);
+		if (n < 0)
+			return -errno; /* changed meanwhile: better not guess */
+		if ((size_t)n == strlen(path) && memcmp(old, path, n) == 0)
+			return 0; /* already there */
+		m->old_value = g_steal_pointer(&old);
+		m->old_len = n;
+	} else if (errno != ENODATA) {
+		return errno == ENOTSUP ? -EXDEV : -errno;
+	}
+	int r = uf_dir_set_redirect(fs, fd, path);
 	uf_debug("rename: redirect '%s' written on the moving dir: %d", path, r);
 	if (r < 0)
 		return r == -ENOTSUP ? -EXDEV : r;
+	m->ino = ino;
+	m->redirect = true;
 	g_mutex_lock(&fs->inodes_lock);
-	g_free(ino->redirect);
+	m->old_redirect = ino->redirect;
 	ino->redirect = g_steal_pointer(&path);
 	g_mutex_unlock(&fs->inodes_lock);
 	return 0;
+}
+
+/* A pure-upper dir moving into a merged dir must not start merging with a
+ * lower dir of its new name: make it opaque. */
+static int keep_unmerged(struct uf_fs *fs, struct uf_inode *ino, struct uf_inode *newdir,
+			 struct moved_marks *m)
+{
+	if (!S_ISDIR(ino->type) || ino->nlower > 0 || newdir->nlower == 0)
+		return 0;
+	int fd = uf_inode_upper(ino);
+	if (uf_dir_is_opaque(fs, fd))
+		return 0;
+	uf_debug("rename: upper-only dir (ino %llu) made opaque: it moves into a merged dir",
+		 (unsigned long long)ino->key.ino);
+	int r = uf_dir_set_opaque(fs, fd);
+	if (r == 0) {
+		m->ino = ino;
+		m->opaque = true;
+	}
+	return r;
+}
+
+/* The rename failed after the marks were written: take them back. */
+static void unmark(struct uf_fs *fs, struct moved_marks *m)
+{
+	if (!m->ino)
+		return;
+	int fd = uf_inode_upper(m->ino);
+	if (m->redirect) {
+		if (m->old_value)
+			fsetxattr(fd, fs->xattr_redirect, m->old_value, m->old_len, 0);
+		else
+			fremovexattr(fd, fs->xattr_redirect);
+		g_mutex_lock(&fs->inodes_lock);
+		g_free(m->ino->redirect);
+		m->ino->redirect = g_steal_pointer(&m->old_redirect);
+		g_mutex_unlock(&fs->inodes_lock);
+	}
+	if (m->opaque)
+		fremovexattr(fd, fs->xattr_opaque);
 }
 
 /* Take the locks of two directories (one, if the same) in address order. */
@@ -488,17 +561,6 @@ static void unlock_dirs(struct uf_inode *a, struct uf_inode *b)
 	g_mutex_unlock(&a->lock);
 	if (a != b)
 		g_mutex_unlock(&b->lock);
-}
-
-/* A pure-upper dir moving into a merged dir must not start merging with a
- * lower dir of its new name: make it opaque. */
-static int keep_unmerged(struct uf_fs *fs, struct uf_inode *ino, struct uf_inode *newdir)
-{
-	if (!S_ISDIR(ino->type) || ino->nlower > 0 || newdir->nlower == 0)
-		return 0;
-	uf_debug("rename: upper-only dir (ino %llu) made opaque: it moves into a merged dir",
-		 (unsigned long long)ino->key.ino);
-	return uf_dir_set_opaque(fs, uf_inode_upper(ino));
 }
 
 /* Rename in the upper, leaving a whiteout at the old name when @whiteout. */
@@ -540,8 +602,10 @@ static int do_rename(struct uf_fs *fs, struct uf_inode *dir, const char *name,
 		     struct uf_inode *newdir, const char *newname, unsigned flags)
 {
 	struct uf_inode *src = NULL, *dst = NULL;
+	struct moved_marks msrc = { 0 }, mdst = { 0 };
 	struct stat sst, dst_st;
 	struct victim vsrc, vdst;
+	bool replace_dst = false;
 	int r;
 
 	if (!fs->upper)
@@ -611,31 +675,34 @@ static int do_rename(struct uf_fs *fs, struct uf_inode *dir, const char *name,
 			if (r < 0)
 				goto out;
 			r = uf_copyup(fs, dst, 0);
-			if (r == 0)
-				r = uf_copyup(fs, newdir, 0);
-			if (r == 0)
-				r = uf_dir_replace_empty(fs, uf_inode_upper(newdir), newname);
 			if (r < 0)
 				goto out;
+			replace_dst = true;
 		}
 	}
 
+	/* Copy-ups first (they change nothing the union shows), then the
+	 * marks and the emptying of the target, each undone or harmless if
+	 * a later step fails: a failed rename leaves the upper as it was. */
 	r = uf_copyup(fs, src, 0);
 	if (r == 0 && (flags & RENAME_EXCHANGE))
 		r = uf_copyup(fs, dst, 0);
 	if (r == 0)
 		r = uf_copyup(fs, newdir, 0);
+	if (r < 0)
+		goto out;
+	r = set_redirect(fs, src, &msrc);
+	if (r == 0 && (flags & RENAME_EXCHANGE))
+		r = set_redirect(fs, dst, &mdst);
 	if (r == 0)
-		r = set_redirect(fs, src);
+		r = keep_unmerged(fs, src, newdir, &msrc);
 	if (r == 0 && (flags & RENAME_EXCHANGE))
-		r = set_redirect(fs, dst);
+		r = keep_unmerged(fs, dst, dir, &mdst);
+	/* Last: the union shows an empty dir there either way. */
+	if (r == 0 && replace_dst)
+		r = uf_dir_replace_empty(fs, uf_inode_upper(newdir), newname);
 	if (r < 0)
-		goto out;
-	r = keep_unmerged(fs, src, newdir);
-	if (r == 0 && (flags & RENAME_EXCHANGE))
-		r = keep_unmerged(fs, dst, dir);
-	if (r < 0)
-		goto out;
+		goto unmark;
 
 	lock_dirs(dir, newdir);
 	g_rw_lock_writer_lock(&fs->rename_lock);
@@ -651,11 +718,17 @@ static int do_rename(struct uf_fs *fs, struct uf_inode *dir, const char *name,
 	g_rw_lock_writer_unlock(&fs->rename_lock);
 	unlock_dirs(dir, newdir);
 	if (r < 0)
-		goto out;
+		goto unmark;
 	if (dst_exists && !(flags & RENAME_EXCHANGE) && vdst.in_upper &&
 	    (S_ISDIR(vdst.st.st_mode) || vdst.st.st_nlink <= 1))
 		uf_origin_remove(fs, &(struct uf_key){ vdst.st.st_dev, vdst.st.st_ino });
+	goto out;
+unmark:
+	unmark(fs, &msrc);
+	unmark(fs, &mdst);
 out:
+	marks_done(&msrc);
+	marks_done(&mdst);
 	if (dst)
 		uf_inode_forget(fs, dst, 1);
 	uf_inode_forget(fs, src, 1);
