@@ -23,10 +23,18 @@
 #include "unionfuse/whiteout.h"
 #include "unionfuse/worker.h"
 
-/* Copy @dir up and make room for new entry @name in it. Returns the upper
- * dir fd (borrowed from the inode) and whether a whiteout was replaced. */
+/* What a new name replaces in the upper (prepare_new()). */
+enum new_over {
+	OVER_NOTHING,
+	OVER_WHITEOUT, /* a whiteout entry of that name */
+	OVER_AUFS,     /* an aufs ".wh.NAME" beside a free name */
+};
+
+/* Copy @dir up and check that new entry @name may be made in it. Returns
+ * the upper dir fd (borrowed from the inode) and what the new entry will
+ * replace: a whiteout is replaced in the same step that publishes it. */
 static int prepare_new(struct uf_fs *fs, struct uf_inode *dir, const char *name, int *ret_dirfd,
-		       bool *ret_over_whiteout)
+		       enum new_over *ret_over)
 {
 	struct stat st;
 	int r;
@@ -41,18 +49,15 @@ static int prepare_new(struct uf_fs *fs, struct uf_inode *dir, const char *name,
 		return r;
 	int updir = uf_inode_upper(dir);
 
-	*ret_over_whiteout = false;
+	*ret_over = OVER_NOTHING;
 	r = uf_neg_errno(fstatat(updir, name, &st, AT_SYMLINK_NOFOLLOW));
 	if (r == 0) {
 		if (!uf_is_whiteout(&st))
 			return -EEXIST;
-		r = uf_neg_errno(unlinkat(updir, name, 0));
-		if (r < 0)
-			return r;
-		*ret_over_whiteout = true;
+		*ret_over = OVER_WHITEOUT;
 	} else if (r == -ENOENT) {
 		if (uf_has_aufs_whiteout(updir, name)) {
-			*ret_over_whiteout = true;
+			*ret_over = OVER_AUFS;
 		} else {
 			r = uf_name_in_lower(fs, dir, name);
 			if (r != 0)
@@ -63,6 +68,19 @@ static int prepare_new(struct uf_fs *fs, struct uf_inode *dir, const char *name,
 	}
 	*ret_dirfd = updir;
 	return 0;
+}
+
+/* Put new object @tmp of @updir in place as @name in one step: over the
+ * whiteout there (swapped with it, which then goes), or onto the free name.
+ * Until this step the union shows the name as it was; after it, whole. */
+static int publish_aside(int updir, const char *tmp, const char *name, enum new_over over)
+{
+	if (over != OVER_WHITEOUT)
+		return uf_neg_errno(renameat2(updir, tmp, updir, name, RENAME_NOREPLACE));
+	int r = uf_neg_errno(renameat2(updir, tmp, updir, name, RENAME_EXCHANGE));
+	if (r == 0)
+		unlinkat(updir, tmp, 0); /* the whiteout; if this fails, it is reaped */
+	return r;
 }
 
 /* Owner of a new object: the caller, with the group of a setgid parent. */
@@ -157,53 +175,70 @@ int uf_dir_create(struct uf_fs *fs, fuse_req_t req, struct uf_inode *dir, const 
 		  struct uf_inode **ret_ino, struct stat *ret_st)
 {
 	_cleanup_close_ int fd = -1;
-	bool over_whiteout;
+	char tmp[UF_TMP_NAME_MAX];
+	enum new_over over;
+	bool made = false;
 	int updir, r;
 	uid_t uid;
 	gid_t gid;
 
-	r = prepare_new(fs, dir, name, &updir, &over_whiteout);
+	r = prepare_new(fs, dir, name, &updir, &over);
 	if (r < 0)
 		return r;
 	new_owner(req, updir, &uid, &gid);
 	mode = apply_umask(fs, req, updir, mode);
+	/* Whole or not at all, even if the daemon dies: an object that needs
+	 * more than its creation (replacing a whiteout, opacity, an owner not
+	 * ours, setuid/setgid) is made under a temporary name and published
+	 * with one rename. */
+	bool aside = over != OVER_NOTHING || uid != geteuid() || gid != getegid() ||
+		     (mode & (S_ISUID | S_ISGID));
+	const char *at = name;
+	if (aside) {
+		uf_tmp_name(tmp);
+		at = tmp;
+	}
 
 	/* Serialised with copy-ups into this dir (copyup.c keeps its times). */
 	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&dir->lock);
 	switch (mode & S_IFMT) {
 	case S_IFREG:
-		fd = openat(updir, name, oflags | O_CREAT | O_EXCL | O_CLOEXEC,
+		fd = openat(updir, at, oflags | O_CREAT | O_EXCL | O_CLOEXEC,
 			    mode & 07777 & ~(S_ISUID | S_ISGID));
+		made = fd >= 0;
 		r = fd < 0 ? -errno : set_owner(fd, uid, gid, mode);
 		break;
 	case S_IFDIR:
-		r = uf_neg_errno(mkdirat(updir, name, mode & 07777));
+		r = uf_neg_errno(mkdirat(updir, at, mode & 07777));
+		made = r == 0;
 		/* A dir's setgid survives chown, and is the upper's to set. */
 		if (r == 0)
-			r = set_node_owner(updir, name, uid, gid, mode & ~(S_ISUID | S_ISGID));
-		if (r == 0 && over_whiteout) {
+			r = set_node_owner(updir, at, uid, gid, mode & ~(S_ISUID | S_ISGID));
+		if (r == 0 && over != OVER_NOTHING) {
 			_cleanup_close_ int dfd =
-			    openat(updir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			    openat(updir, at, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			r = dfd < 0 ? -errno : uf_dir_set_opaque(fs, dfd);
 			uf_debug("mkdir '%s' over a whiteout: made it opaque: %d", name, r);
 		}
 		break;
 	case S_IFLNK:
-		r = uf_neg_errno(symlinkat(link, updir, name));
+		r = uf_neg_errno(symlinkat(link, updir, at));
+		made = r == 0;
 		if (r == 0)
-			r = set_node_owner(updir, name, uid, gid, S_IFLNK);
+			r = set_node_owner(updir, at, uid, gid, S_IFLNK);
 		break;
 	default:
-		r = uf_neg_errno(mknodat(updir, name, mode & ~(S_ISUID | S_ISGID), rdev));
+		r = uf_neg_errno(mknodat(updir, at, mode & ~(S_ISUID | S_ISGID), rdev));
+		made = r == 0;
 		if (r == 0)
-			r = set_node_owner(updir, name, uid, gid, mode);
+			r = set_node_owner(updir, at, uid, gid, mode);
 		break;
 	}
+	if (r == 0 && aside)
+		r = publish_aside(updir, tmp, name, over);
 	if (r < 0) {
-		if (r != -EEXIST)
-			unlinkat(updir, name, S_ISDIR(mode) ? AT_REMOVEDIR : 0);
-		if (over_whiteout)
-			uf_whiteout_create(fs, updir, name);
+		if (made)
+			unlinkat(updir, at, S_ISDIR(mode) ? AT_REMOVEDIR : 0);
 		return r;
 	}
 	r = publish_new(fs, dir, updir, name, fd, ret_ino, ret_st);
@@ -259,25 +294,35 @@ static void do_link(fuse_req_t req, fuse_ino_t id, fuse_ino_t newparent, const c
 	struct uf_fs *fs = uf_fs_from_req(req);
 	struct uf_inode *ino = uf_inode_from_id(fs, id);
 	struct uf_inode *dir = uf_inode_from_id(fs, newparent);
-	bool over_whiteout;
+	enum new_over over;
 	struct stat st;
 	int updir;
 
 	int r = uf_copyup(fs, ino, 0);
 	if (r == 0)
-		r = prepare_new(fs, dir, newname, &updir, &over_whiteout);
+		r = prepare_new(fs, dir, newname, &updir, &over);
 	if (r == 0) {
 		struct uf_located loc;
+		char tmp[UF_TMP_NAME_MAX];
+		/* Over a whiteout: linked aside, then swapped in (publish_aside()). */
+		const char *at = newname;
+		if (over != OVER_NOTHING) {
+			uf_tmp_name(tmp);
+			at = tmp;
+		}
 		/* The dir's lock before the rename lock that locate takes. */
 		g_mutex_lock(&dir->lock);
 		r = uf_inode_locate(fs, ino, UF_TOP, &loc);
 		if (r == 0) {
-			r = uf_loc_link(&loc, updir, newname);
+			r = uf_loc_link(&loc, updir, at);
 			uf_located_done(&loc);
 		}
+		if (r == 0 && over != OVER_NOTHING) {
+			r = publish_aside(updir, tmp, newname, over);
+			if (r < 0)
+				unlinkat(updir, tmp, 0);
+		}
 		g_mutex_unlock(&dir->lock);
-		if (r < 0 && over_whiteout)
-			uf_whiteout_create(fs, updir, newname);
 	}
 	if (r == 0)
 		r = uf_inode_stat(fs, ino, &st);
