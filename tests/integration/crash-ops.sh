@@ -46,6 +46,11 @@ uf_log "seed $SEED (rerun with UF_CRASH_SEED=$SEED), $ROUNDS rounds of ${#TYPES[
 
 t0=$SECONDS
 crashrun build "$L0" "$L1" "$U" "$ROUNDS" "$N" || { uf_fail "build the trees"; uf_finish; }
+# for the reaping check at the end
+t=mkdir-wh
+mkdir -p "$L0/$t/reap" "$U/$t/reap" && echo gone >"$L0/$t/reap/gone" &&
+	mknod "$U/$t/reap/gone" c 0 0 && mkdir -p "$U/$t/reap/.wh..wh.uf-tmp.1.1/sub" &&
+	touch "$U/$t/reap/.wh..wh.uf-tmp.1.1/sub/f" && mknod "$U/$t/reap/gone2" c 0 0
 lower_sum=$(cd "$UF_TMP/fs" && find l0 l1 -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum)
 uf_log "trees made in $((SECONDS - t0)) s"
 
@@ -118,6 +123,20 @@ for ((r = 0; r < ROUNDS; r++)); do
 		wait "${SPID[$t]}" 2>/dev/null
 	done
 done
+# What a dead daemon left aside in a merged upper dir (a temporary dir with
+# content: an object made aside, or a removed dir being emptied) is reaped
+# by the next listing, which must not fail for it.
+t=mkdir-wh
+start_daemons "reaping" && {
+	uf_check_out "a dead daemon's temporary dir among whiteouts: the listing works (empty)" "OK 0" \
+		bash -c '"$1" "$2" errno listdir "$3"' _ "$UF_PYTHON" "$UF_LIB/fsutil.py" "$M/$t/reap"
+	uf_check_out "and the temporary dir is reaped" "absent" \
+		bash -c '[ -e "$1" ] && echo present || echo absent' _ "$U/$t/reap/.wh..wh.uf-tmp.1.1"
+	for t in "${TYPES[@]}"; do
+		uf_umount "$M/$t"
+		{ wait "${SPID[$t]}"; } 2>/dev/null
+	done
+}
 uf_log "$KILLPOINTS kill points in $ROUNDS rounds, $((SECONDS - t0)) s"
 # Most loops are mid-way at the kill; fewer than half the loops in flight
 # means the kills came too late or too early to test anything.

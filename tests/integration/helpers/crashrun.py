@@ -353,7 +353,12 @@ def cmd_check(mnt, upper, l0, l1, r, n, results):
         for where, d in (("union", v), ("upper", u)):
             if not os.path.isdir(d):
                 continue
-            for x in os.listdir(d):
+            try:
+                listing = os.listdir(d)
+            except OSError as e:
+                bad.append("%s: listing fails: %s" % (where, e))
+                continue
+            for x in listing:
                 if x.startswith(TMP_PREFIX):
                     if where == "union":
                         bad.append("temporary name %s shows in the union" % x)
