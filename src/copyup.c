@@ -349,6 +349,16 @@ bool uf_copyup_copies_data(const struct uf_fs *fs, struct uf_inode *ino)
 	return fs->upper && S_ISREG(ino->type) && !uf_inode_data_in_upper(fs, ino);
 }
 
+/* A data copy into metadata-only copy @fd (whose attributes were @st)
+ * failed: make it the hole it was again, so that what was copied neither
+ * stays in the upper nor keeps taking its space (ENOSPC is the usual
+ * failure). The mark is still there: reads still go below. */
+static void unfill(int fd, const struct stat *st)
+{
+	if (ftruncate(fd, 0) == 0 && ftruncate(fd, st->st_size) == 0)
+		futimens(fd, (struct timespec[2]){ st->st_atim, st->st_mtim });
+}
+
 /* Complete a metadata-only copy: copy the data into the upper file in place,
  * then drop overlay.metacopy. Until that last step the data is read from the
  * lower, so a crash in between leaves the file as it was. Caller holds
@@ -356,7 +366,7 @@ bool uf_copyup_copies_data(const struct uf_fs *fs, struct uf_inode *ino)
 static int copyup_data(struct uf_fs *fs, struct uf_inode *ino, unsigned flags)
 {
 	_cleanup_close_ int dst = uf_inode_open(fs, ino, O_WRONLY);
-	struct stat st, ust;
+	struct stat st, ust = { 0 };
 	int r;
 
 	if (dst < 0)
@@ -375,8 +385,11 @@ static int copyup_data(struct uf_fs *fs, struct uf_inode *ino, unsigned flags)
 		/* The data is on disk before the mark that sends reads below goes. */
 		if (r == 0 && !fs->volatile_upper)
 			r = uf_neg_errno(fdatasync(dst));
-		if (r < 0)
+		if (r < 0) {
+			if (ust.st_size > 0)
+				unfill(dst, &ust);
 			return r;
+		}
 	}
 	r = uf_neg_errno(fremovexattr(dst, fs->xattr_metacopy));
 	if (r == 0)

@@ -24,10 +24,18 @@
 #include "unionfuse/whiteout.h"
 #include "unionfuse/worker.h"
 
-/* Copy @dir up and make room for new entry @name in it. Returns the upper
- * dir fd (borrowed from the inode) and whether a whiteout was replaced. */
+/* What a new name replaces in the upper (prepare_new()). */
+enum new_over {
+	OVER_NOTHING,
+	OVER_WHITEOUT, /* a whiteout entry of that name */
+	OVER_AUFS,     /* an aufs ".wh.NAME" beside a free name */
+};
+
+/* Copy @dir up and check that new entry @name may be made in it. Returns
+ * the upper dir fd (borrowed from the inode) and what the new entry will
+ * replace: a whiteout is replaced in the same step that publishes it. */
 static int prepare_new(struct uf_fs *fs, struct uf_inode *dir, const char *name, int *ret_dirfd,
-		       bool *ret_over_whiteout)
+		       enum new_over *ret_over)
 {
 	struct stat st;
 	int r;
@@ -42,18 +50,15 @@ static int prepare_new(struct uf_fs *fs, struct uf_inode *dir, const char *name,
 		return r;
 	int updir = uf_inode_upper(dir);
 
-	*ret_over_whiteout = false;
+	*ret_over = OVER_NOTHING;
 	r = uf_neg_errno(fstatat(updir, name, &st, AT_SYMLINK_NOFOLLOW));
 	if (r == 0) {
 		if (!uf_is_whiteout(&st))
 			return -EEXIST;
-		r = uf_neg_errno(unlinkat(updir, name, 0));
-		if (r < 0)
-			return r;
-		*ret_over_whiteout = true;
+		*ret_over = OVER_WHITEOUT;
 	} else if (r == -ENOENT) {
 		if (uf_has_aufs_whiteout(updir, name)) {
-			*ret_over_whiteout = true;
+			*ret_over = OVER_AUFS;
 		} else {
 			r = uf_name_in_lower(fs, dir, name);
 			if (r != 0)
@@ -64,6 +69,19 @@ static int prepare_new(struct uf_fs *fs, struct uf_inode *dir, const char *name,
 	}
 	*ret_dirfd = updir;
 	return 0;
+}
+
+/* Put new object @tmp of @updir in place as @name in one step: over the
+ * whiteout there (swapped with it, which then goes), or onto the free name.
+ * Until this step the union shows the name as it was; after it, whole. */
+static int publish_aside(int updir, const char *tmp, const char *name, enum new_over over)
+{
+	if (over != OVER_WHITEOUT)
+		return uf_neg_errno(renameat2(updir, tmp, updir, name, RENAME_NOREPLACE));
+	int r = uf_neg_errno(renameat2(updir, tmp, updir, name, RENAME_EXCHANGE));
+	if (r == 0)
+		unlinkat(updir, tmp, 0); /* the whiteout; if this fails, it is reaped */
+	return r;
 }
 
 /* Owner of a new object: the caller, with the group of a setgid parent. */
@@ -158,53 +176,70 @@ int uf_dir_create(struct uf_fs *fs, fuse_req_t req, struct uf_inode *dir, const 
 		  struct uf_inode **ret_ino, struct stat *ret_st)
 {
 	_cleanup_close_ int fd = -1;
-	bool over_whiteout;
+	char tmp[UF_TMP_NAME_MAX];
+	enum new_over over;
+	bool made = false;
 	int updir, r;
 	uid_t uid;
 	gid_t gid;
 
-	r = prepare_new(fs, dir, name, &updir, &over_whiteout);
+	r = prepare_new(fs, dir, name, &updir, &over);
 	if (r < 0)
 		return r;
 	new_owner(req, updir, &uid, &gid);
 	mode = apply_umask(fs, req, updir, mode);
+	/* Whole or not at all, even if the daemon dies: an object that needs
+	 * more than its creation (replacing a whiteout, opacity, an owner not
+	 * ours, setuid/setgid) is made under a temporary name and published
+	 * with one rename. */
+	bool aside = over != OVER_NOTHING || uid != geteuid() || gid != getegid() ||
+		     (mode & (S_ISUID | S_ISGID));
+	const char *at = name;
+	if (aside) {
+		uf_tmp_name(tmp);
+		at = tmp;
+	}
 
 	/* Serialised with copy-ups into this dir (copyup.c keeps its times). */
 	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&dir->lock);
 	switch (mode & S_IFMT) {
 	case S_IFREG:
-		fd = openat(updir, name, oflags | O_CREAT | O_EXCL | O_CLOEXEC,
+		fd = openat(updir, at, oflags | O_CREAT | O_EXCL | O_CLOEXEC,
 			    mode & 07777 & ~(S_ISUID | S_ISGID));
+		made = fd >= 0;
 		r = fd < 0 ? -errno : set_owner(fd, uid, gid, mode);
 		break;
 	case S_IFDIR:
-		r = uf_neg_errno(mkdirat(updir, name, mode & 07777));
+		r = uf_neg_errno(mkdirat(updir, at, mode & 07777));
+		made = r == 0;
 		/* A dir's setgid survives chown, and is the upper's to set. */
 		if (r == 0)
-			r = set_node_owner(updir, name, uid, gid, mode & ~(S_ISUID | S_ISGID));
-		if (r == 0 && over_whiteout) {
+			r = set_node_owner(updir, at, uid, gid, mode & ~(S_ISUID | S_ISGID));
+		if (r == 0 && over != OVER_NOTHING) {
 			_cleanup_close_ int dfd =
-			    openat(updir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			    openat(updir, at, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			r = dfd < 0 ? -errno : uf_dir_set_opaque(fs, dfd);
 			uf_debug("mkdir '%s' over a whiteout: made it opaque: %d", name, r);
 		}
 		break;
 	case S_IFLNK:
-		r = uf_neg_errno(symlinkat(link, updir, name));
+		r = uf_neg_errno(symlinkat(link, updir, at));
+		made = r == 0;
 		if (r == 0)
-			r = set_node_owner(updir, name, uid, gid, S_IFLNK);
+			r = set_node_owner(updir, at, uid, gid, S_IFLNK);
 		break;
 	default:
-		r = uf_neg_errno(mknodat(updir, name, mode & ~(S_ISUID | S_ISGID), rdev));
+		r = uf_neg_errno(mknodat(updir, at, mode & ~(S_ISUID | S_ISGID), rdev));
+		made = r == 0;
 		if (r == 0)
-			r = set_node_owner(updir, name, uid, gid, mode);
+			r = set_node_owner(updir, at, uid, gid, mode);
 		break;
 	}
+	if (r == 0 && aside)
+		r = publish_aside(updir, tmp, name, over);
 	if (r < 0) {
-		if (r != -EEXIST)
-			unlinkat(updir, name, S_ISDIR(mode) ? AT_REMOVEDIR : 0);
-		if (over_whiteout)
-			uf_whiteout_create(fs, updir, name);
+		if (made)
+			unlinkat(updir, at, S_ISDIR(mode) ? AT_REMOVEDIR : 0);
 		return r;
 	}
 	r = publish_new(fs, dir, updir, name, fd, ret_ino, ret_st);
@@ -260,25 +295,35 @@ static void do_link(fuse_req_t req, fuse_ino_t id, fuse_ino_t newparent, const c
 	struct uf_fs *fs = uf_fs_from_req(req);
 	struct uf_inode *ino = uf_inode_from_id(fs, id);
 	struct uf_inode *dir = uf_inode_from_id(fs, newparent);
-	bool over_whiteout;
+	enum new_over over;
 	struct stat st;
 	int updir;
 
 	int r = uf_copyup(fs, ino, 0);
 	if (r == 0)
-		r = prepare_new(fs, dir, newname, &updir, &over_whiteout);
+		r = prepare_new(fs, dir, newname, &updir, &over);
 	if (r == 0) {
 		struct uf_located loc;
+		char tmp[UF_TMP_NAME_MAX];
+		/* Over a whiteout: linked aside, then swapped in (publish_aside()). */
+		const char *at = newname;
+		if (over != OVER_NOTHING) {
+			uf_tmp_name(tmp);
+			at = tmp;
+		}
 		/* The dir's lock before the rename lock that locate takes. */
 		g_mutex_lock(&dir->lock);
 		r = uf_inode_locate(fs, ino, UF_TOP, &loc);
 		if (r == 0) {
-			r = uf_loc_link(&loc, updir, newname);
+			r = uf_loc_link(&loc, updir, at);
 			uf_located_done(&loc);
 		}
+		if (r == 0 && over != OVER_NOTHING) {
+			r = publish_aside(updir, tmp, newname, over);
+			if (r < 0)
+				unlinkat(updir, tmp, 0);
+		}
 		g_mutex_unlock(&dir->lock);
-		if (r < 0 && over_whiteout)
-			uf_whiteout_create(fs, updir, newname);
 	}
 	if (r == 0)
 		r = uf_inode_stat(fs, ino, &st);
@@ -455,25 +500,100 @@ void uf_ll_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	fuse_reply_err(req, -do_remove(fs, uf_inode_from_id(fs, parent), name, true));
 }
 
+/* The marks set_redirect() and keep_unmerged() wrote on a moving dir, so
+ * that a rename failing after them leaves the upper as it was. */
+struct moved_marks {
+	struct uf_inode *ino;
+	bool redirect;	       /* wrote overlay.redirect */
+	char *old_value;       /* the on-disk value it replaced, or NULL */
+	ssize_t old_len;
+	char *old_redirect;    /* ino->redirect before */
+	bool opaque;	       /* made it opaque */
+};
+
+static void marks_done(struct moved_marks *m)
+{
+	g_free(m->old_value);
+	g_free(m->old_redirect);
+}
+
 /* Give a directory that has lower parts, about to move within its
  * directory (@samedir) or elsewhere, the redirect the kernel would write
- * (uf_redirect_for_rename()). Caller copied it up. */
-static int set_redirect(struct uf_fs *fs, struct uf_inode *ino, bool samedir)
+ * (uf_redirect_for_rename()), noting in @m what it replaces. Caller copied
+ * it up. */
+static int set_redirect(struct uf_fs *fs, struct uf_inode *ino, bool samedir,
+			struct moved_marks *m)
 {
 	g_autofree char *val = NULL;
 	int r = uf_redirect_for_rename(fs, ino, samedir, &val);
 
 	if (r < 0 || !val)
 		return r;
-	r = uf_dir_set_redirect(fs, uf_inode_upper(ino), val);
+	int fd = uf_inode_upper(ino);
+	ssize_t n = fgetxattr(fd, fs->xattr_redirect, NULL, 0);
+	if (n >= 0) {
+		g_autofree char *old = g_malloc(n + 1);
+		n = fgetxattr(fd, fs->xattr_redirect, old, n);
+		if (n < 0)
+			return -errno; /* changed meanwhile: better not guess */
+		if ((size_t)n == strlen(val) && memcmp(old, val, n) == 0)
+			return 0; /* already there */
+		m->old_value = g_steal_pointer(&old);
+		m->old_len = n;
+	} else if (errno != ENODATA) {
+		return errno == ENOTSUP ? -EXDEV : -errno;
+	}
+	r = uf_dir_set_redirect(fs, fd, val);
 	uf_debug("rename: redirect '%s' written on the moving dir: %d", val, r);
 	if (r < 0)
 		return r == -ENOTSUP ? -EXDEV : r;
+	m->ino = ino;
+	m->redirect = true;
 	g_mutex_lock(&fs->inodes_lock);
-	g_free(ino->redirect);
+	m->old_redirect = ino->redirect;
 	ino->redirect = g_steal_pointer(&val);
 	g_mutex_unlock(&fs->inodes_lock);
 	return 0;
+}
+
+/* A pure-upper dir moving into a merged dir must not start merging with a
+ * lower dir of its new name: make it opaque. */
+static int keep_unmerged(struct uf_fs *fs, struct uf_inode *ino, struct uf_inode *newdir,
+			 struct moved_marks *m)
+{
+	if (!S_ISDIR(ino->type) || ino->nlower > 0 || newdir->nlower == 0)
+		return 0;
+	int fd = uf_inode_upper(ino);
+	if (uf_dir_is_opaque(fs, fd))
+		return 0;
+	uf_debug("rename: upper-only dir (ino %llu) made opaque: it moves into a merged dir",
+		 (unsigned long long)ino->key.ino);
+	int r = uf_dir_set_opaque(fs, fd);
+	if (r == 0) {
+		m->ino = ino;
+		m->opaque = true;
+	}
+	return r;
+}
+
+/* The rename failed after the marks were written: take them back. */
+static void unmark(struct uf_fs *fs, struct moved_marks *m)
+{
+	if (!m->ino)
+		return;
+	int fd = uf_inode_upper(m->ino);
+	if (m->redirect) {
+		if (m->old_value)
+			fsetxattr(fd, fs->xattr_redirect, m->old_value, m->old_len, 0);
+		else
+			fremovexattr(fd, fs->xattr_redirect);
+		g_mutex_lock(&fs->inodes_lock);
+		g_free(m->ino->redirect);
+		m->ino->redirect = g_steal_pointer(&m->old_redirect);
+		g_mutex_unlock(&fs->inodes_lock);
+	}
+	if (m->opaque)
+		fremovexattr(fd, fs->xattr_opaque);
 }
 
 /* Take the locks of two directories (one, if the same) in address order. */
@@ -492,17 +612,6 @@ static void unlock_dirs(struct uf_inode *a, struct uf_inode *b)
 	g_mutex_unlock(&a->lock);
 	if (a != b)
 		g_mutex_unlock(&b->lock);
-}
-
-/* A pure-upper dir moving into a merged dir must not start merging with a
- * lower dir of its new name: make it opaque. */
-static int keep_unmerged(struct uf_fs *fs, struct uf_inode *ino, struct uf_inode *newdir)
-{
-	if (!S_ISDIR(ino->type) || ino->nlower > 0 || newdir->nlower == 0)
-		return 0;
-	uf_debug("rename: upper-only dir (ino %llu) made opaque: it moves into a merged dir",
-		 (unsigned long long)ino->key.ino);
-	return uf_dir_set_opaque(fs, uf_inode_upper(ino));
 }
 
 /* Rename in the upper, leaving a whiteout at the old name when @whiteout. */
@@ -544,8 +653,10 @@ static int do_rename(struct uf_fs *fs, struct uf_inode *dir, const char *name,
 		     struct uf_inode *newdir, const char *newname, unsigned flags)
 {
 	struct uf_inode *src = NULL, *dst = NULL;
+	struct moved_marks msrc = { 0 }, mdst = { 0 };
 	struct stat sst, dst_st;
 	struct victim vsrc, vdst;
+	bool replace_dst = false;
 	int r;
 
 	if (!fs->upper)
@@ -620,31 +731,34 @@ static int do_rename(struct uf_fs *fs, struct uf_inode *dir, const char *name,
 			if (r < 0)
 				goto out;
 			r = uf_copyup(fs, dst, 0);
-			if (r == 0)
-				r = uf_copyup(fs, newdir, 0);
-			if (r == 0)
-				r = uf_dir_replace_empty(fs, uf_inode_upper(newdir), newname);
 			if (r < 0)
 				goto out;
+			replace_dst = true;
 		}
 	}
 
+	/* Copy-ups first (they change nothing the union shows), then the
+	 * marks and the emptying of the target, each undone or harmless if
+	 * a later step fails: a failed rename leaves the upper as it was. */
 	r = uf_copyup(fs, src, 0);
 	if (r == 0 && (flags & RENAME_EXCHANGE))
 		r = uf_copyup(fs, dst, 0);
 	if (r == 0)
 		r = uf_copyup(fs, newdir, 0);
+	if (r < 0)
+		goto out;
+	r = set_redirect(fs, src, dir == newdir, &msrc);
+	if (r == 0 && (flags & RENAME_EXCHANGE))
+		r = set_redirect(fs, dst, dir == newdir, &mdst);
 	if (r == 0)
-		r = set_redirect(fs, src, dir == newdir);
+		r = keep_unmerged(fs, src, newdir, &msrc);
 	if (r == 0 && (flags & RENAME_EXCHANGE))
-		r = set_redirect(fs, dst, dir == newdir);
+		r = keep_unmerged(fs, dst, dir, &mdst);
+	/* Last: the union shows an empty dir there either way. */
+	if (r == 0 && replace_dst)
+		r = uf_dir_replace_empty(fs, uf_inode_upper(newdir), newname);
 	if (r < 0)
-		goto out;
-	r = keep_unmerged(fs, src, newdir);
-	if (r == 0 && (flags & RENAME_EXCHANGE))
-		r = keep_unmerged(fs, dst, dir);
-	if (r < 0)
-		goto out;
+		goto unmark;
 
 	lock_dirs(dir, newdir);
 	g_rw_lock_writer_lock(&fs->rename_lock);
@@ -660,11 +774,17 @@ static int do_rename(struct uf_fs *fs, struct uf_inode *dir, const char *name,
 	g_rw_lock_writer_unlock(&fs->rename_lock);
 	unlock_dirs(dir, newdir);
 	if (r < 0)
-		goto out;
+		goto unmark;
 	if (dst_exists && !(flags & RENAME_EXCHANGE) && vdst.in_upper &&
 	    (S_ISDIR(vdst.st.st_mode) || vdst.st.st_nlink <= 1))
 		uf_origin_remove(fs, &(struct uf_key){ vdst.st.st_dev, vdst.st.st_ino });
+	goto out;
+unmark:
+	unmark(fs, &msrc);
+	unmark(fs, &mdst);
 out:
+	marks_done(&msrc);
+	marks_done(&mdst);
 	if (dst)
 		uf_inode_forget(fs, dst, 1);
 	uf_inode_forget(fs, src, 1);

@@ -70,8 +70,10 @@ static int merge_layer(struct uf_fs *fs, const struct uf_layer *layer, bool bott
 	}
 
 	struct dirent *de;
-	errno = 0;
-	while ((de = readdir(d))) {
+	/* errno is readdir()'s only way to tell an error from the end: clear
+	 * it before each call, as the entries' own calls set it (reaping a
+	 * leftover temporary dir ends in EISDIR from its unlink). */
+	for (errno = 0; (de = readdir(d)); errno = 0) {
 		const char *name = de->d_name;
 		bool whiteout;
 
@@ -102,7 +104,6 @@ static int merge_layer(struct uf_fs *fs, const struct uf_layer *layer, bool bott
 		struct uf_key k = { dst.st_dev, de->d_ino };
 		uf_key_resolve(fs, &k);
 		add_entry(l, key, uf_st_ino(fs, &k), type);
-		errno = 0;
 	}
 	int r = errno ? -errno : 0;
 	closedir(d);
