@@ -106,6 +106,7 @@ static int do_open(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 		}
 	}
 	fi->fh = (uintptr_t)uf_file_new(fd, lower);
+	atomic_fetch_add(&fs->open_handles, 1); /* idle.c */
 	uf_inode_open_pin(fs, ino);
 	fi->keep_cache = 1; /* auto_inval_data drops it when mtime/size change */
 	if (fi->flags & O_DIRECT)
@@ -150,6 +151,7 @@ void uf_ll_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 		return;
 	}
 	fi->fh = (uintptr_t)uf_file_new(fd, false);
+	atomic_fetch_add(&fs->open_handles, 1); /* idle.c */
 	fi->keep_cache = 1;
 	uf_inode_open_pin(fs, ino);
 	struct fuse_entry_param e = {
@@ -207,6 +209,7 @@ void uf_ll_release(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 		close(f->old_fd);
 	g_mutex_clear(&f->lock);
 	g_free(f);
+	atomic_fetch_sub(&fs->open_handles, 1);
 	fuse_reply_err(req, 0);
 }
 
