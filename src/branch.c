@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <linux/mount.h>
 #include <linux/openat2.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -110,8 +111,14 @@ fail:
 int uf_check_mountpoint(const char *mnt, const struct uf_branch *b, unsigned n, char **reterr_msg)
 {
 	struct stat st;
-	g_autofree char *real = realpath(mnt, NULL);
+	unsigned fd;
+	char end;
 
+	/* mount.fuse3 -o drop_privileges has mounted already and passes the
+	 * /dev/fuse fd: there is no directory to check (libfuse takes it). */
+	if (sscanf(mnt, "/dev/fd/%u%c", &fd, &end) == 1)
+		return 0;
+	g_autofree char *real = realpath(mnt, NULL);
 	if (!real || stat(real, &st) < 0) {
 		*reterr_msg = g_strdup_printf("mount point '%s': %s", mnt, g_strerror(errno));
 		return -errno;

@@ -24,6 +24,7 @@ struct uf_file *uf_file_new(struct uf_fs *fs, int fd, bool lower)
 	g_mutex_lock(&fs->files_lock);
 	g_hash_table_add(fs->files, f);
 	g_mutex_unlock(&fs->files_lock);
+	atomic_fetch_add(&fs->open_handles, 1); /* idle.c */
 	return f;
 }
 
@@ -42,6 +43,7 @@ void uf_file_free(struct uf_fs *fs, struct uf_file *f)
 	g_hash_table_remove(fs->files, f);
 	g_mutex_unlock(&fs->files_lock);
 	file_destroy(f);
+	atomic_fetch_sub(&fs->open_handles, 1);
 }
 
 void uf_files_free(struct uf_fs *fs)

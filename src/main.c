@@ -8,11 +8,15 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
+#include "unionfuse/branchlock.h"
+#include "unionfuse/idle.h"
 #include "unionfuse/inval.h"
 #include "unionfuse/notify.h"
 #include "unionfuse/ops.h"
 #include "unionfuse/params.h"
 #include "unionfuse/super.h"
+#include "unionfuse/tmpupper.h"
+#include "unionfuse/tool.h"
 #include "unionfuse/util.h"
 #include "unionfuse/worker.h"
 
@@ -21,6 +25,8 @@ static void usage(const char *prog)
 	printf("usage: %s [OPTIONS] LOWER[:LOWER...]:UPPER MOUNTPOINT\n"
 	       "       %s [OPTIONS] -o lowerdir=TOP[:...:BOTTOM][,upperdir=UPPER,workdir=WORK] "
 	       "MOUNTPOINT\n"
+	       "       %s -o tmpupper[=DIR] [OPTIONS] LOWER[:LOWER...] MOUNTPOINT\n"
+	       "       %s TOOL [ARGS...]\n"
 	       "\n"
 	       "Mount the union of the branches at MOUNTPOINT. Branches are listed bottom\n"
 	       "to top; the last is the writable upper. Write '\\:' for a ':' in a path.\n"
@@ -43,6 +49,14 @@ static void usage(const char *prog)
 	       "    -o static_nlink        directories report st_nlink 1\n"
 	       "    -o redirect_dir=off    renaming a directory with lower parts fails (EXDEV)\n"
 	       "    -o threaded=0          as -s\n"
+	       "    -o tmpupper[=DIR]      only lowers given: the upper is on a private tmpfs\n"
+	       "                           (root), or in a fresh DIR/unionfuse-XXXXXX; it is\n"
+	       "                           removed at unmount\n"
+	       "    -o tmpupper_size=SIZE  size of that tmpfs (e.g. 50%%, 2g)\n"
+	       "    -o idle_timeout=SECS   unmount after SECS without requests or open files\n"
+	       "    -o nolock              no shared lock on the lowers (see unionfuse lock)\n"
+	       "    -o lock_wait=SECS      give up after SECS when a lower is locked\n"
+	       "                           (default: wait)\n"
 	       "    -f                     stay in the foreground\n"
 	       "    -d                     debug output (implies -f)\n"
 	       "    -s                     single-threaded\n"
@@ -50,8 +64,10 @@ static void usage(const char *prog)
 	       "    -V, --version          print the version\n"
 	       "\n"
 	       "FUSE options:\n",
-	       prog, prog, UF_DEFAULT_TIMEOUT);
+	       prog, prog, prog, prog, UF_DEFAULT_TIMEOUT);
 	fuse_lowlevel_help();
+	printf("\nTools (unionfuse TOOL --help):\n");
+	uf_tools_list();
 }
 
 /* Every inode of a looked-up tree holds an fd: allow as many as we may. */
@@ -78,6 +94,21 @@ static int check_fuse_device(char **reterr_msg)
 	return 0;
 }
 
+/* -o fsname=@source, escaped for libfuse's option parser (which takes "\\"
+ * and "," specially): mount(8) then finds the source of an fstab line in
+ * the mount table, and "mount -a" does not mount it again. */
+static char *fsname_opt(const char *source)
+{
+	g_autoptr(GString) s = g_string_new("-ofsname=");
+
+	for (const char *p = source; *p; p++) {
+		if (*p == '\\' || *p == ',')
+			g_string_append_c(s, '\\');
+		g_string_append_c(s, *p);
+	}
+	return g_string_free(g_steal_pointer(&s), FALSE);
+}
+
 /* One line: on stderr before the daemon detaches, in syslog after. */
 static int fail(const char *msg)
 {
@@ -90,9 +121,14 @@ int main(int argc, char **argv)
 	struct uf_config cfg;
 	struct uf_fs *fs = NULL;
 	struct fuse_session *se = NULL;
+	struct uf_tmpupper tmpupper = UF_TMPUPPER_INIT;
 	g_autofree char *err = NULL;
 	int ret = 1;
 
+	/* `unionfuse lock ...`: a tool, not a mount. */
+	const struct uf_tool *tool = argc > 1 ? uf_tool_find(argv[1]) : NULL;
+	if (tool)
+		return tool->main(argc - 1, argv + 1);
 	if (uf_params_parse(argc, argv, &cfg, &err) < 0) {
 		ret = fail(err);
 		goto out;
@@ -111,14 +147,27 @@ int main(int argc, char **argv)
 	raise_fd_limit();
 	uf_debug_enabled = cfg.debug;
 
-	if (check_fuse_device(&err) < 0 || uf_fs_new(&cfg, &fs, &err) < 0) {
+	if (check_fuse_device(&err) < 0 ||
+	    (cfg.tmpupper && uf_tmpupper_setup(&cfg, &tmpupper, &err) < 0) ||
+	    uf_fs_new(&cfg, &fs, &err) < 0) {
 		ret = fail(err);
 		goto out;
+	}
+	fs->tmpupper = cfg.tmpupper;
+	uf_tmpupper_detach(&tmpupper); /* our fds hold the tmpfs from here on */
+	if ((!cfg.nolock && uf_branches_lock_shared(fs, cfg.lock_wait, &err) < 0) ||
+	    uf_idle_init(fs, &cfg, &err) < 0) {
+		ret = fail(err);
+		goto out;
+	}
+	if (!cfg.fsname_given) {
+		g_autofree char *fsname = fsname_opt(cfg.source ? cfg.source : "unionfuse");
+		fuse_opt_insert_arg(&cfg.fuse_args, 1, fsname);
 	}
 
 	/* Our defaults go first so that the user's options override them. */
 	fuse_opt_insert_arg(&cfg.fuse_args, 1,
-			    "-odefault_permissions,fsname=unionfuse,subtype=unionfuse");
+			    "-odefault_permissions,subtype=unionfuse");
 	/* A root-mounted union serves every user, as fuse-overlayfs and the
 	 * kernel overlayfs do: safe, since default_permissions makes the kernel
 	 * check each access against the union's owners and modes. Not when the
@@ -140,6 +189,10 @@ int main(int argc, char **argv)
 		ret = fail("cannot mount (see the message above)");
 		goto out_signals;
 	}
+	if (uf_io_install(fs, se) < 0) {
+		ret = fail("cannot set up the request stream");
+		goto out_unmount;
+	}
 	/* The mount answers from here on: only now let the parent exit. */
 	if (fuse_daemonize(cfg.foreground) < 0) {
 		ret = 1;
@@ -157,11 +210,17 @@ int main(int argc, char **argv)
 		goto out_workers;
 	}
 	uf_notify_start(fs, se);
+	if (uf_idle_start(fs) < 0) {
+		ret = fail("cannot start the idle timer");
+		goto out_inval;
+	}
 	/* One thread reads and answers requests; the pool takes the ones that
 	 * may block (worker.h says why). */
 	if (!cfg.single_thread)
 		uf_worker_mark_loop_thread();
 	ret = fuse_session_loop(se);
+	uf_idle_stop(fs);
+out_inval:
 	uf_inval_stop(fs);
 out_workers:
 	uf_worker_stop(fs);
@@ -176,7 +235,10 @@ out_signals:
 out_session:
 	fuse_session_destroy(se);
 out:
+	uf_idle_stop(fs);
 	uf_fs_free(fs);
+	/* After the fds are closed: the upper goes with them. */
+	uf_tmpupper_cleanup(&tmpupper);
 	uf_config_done(&cfg);
 	return ret;
 }

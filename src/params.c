@@ -16,6 +16,11 @@ struct parse_state {
 	char *timeout;
 	char *squash_uid; /* fuse_opt's malloc, as timeout */
 	char *squash_gid;
+	char *tmpupper_dir; /* g_malloc'd, as lowerdir */
+	char *tmpupper_size; /* fuse_opt's malloc, as timeout */
+	char *idle_timeout;
+	char *lock_wait;
+	bool default_permissions; /* given: a /dev/fd/N mount has it */
 	char *error;
 };
 
@@ -38,6 +43,9 @@ static const struct fuse_opt state_opts[] = {
 	OPT("timeout=%s", timeout),
 	OPT("squash_to_uid=%s", squash_uid),
 	OPT("squash_to_gid=%s", squash_gid),
+	OPT("tmpupper_size=%s", tmpupper_size),
+	OPT("idle_timeout=%s", idle_timeout),
+	OPT("lock_wait=%s", lock_wait),
 	FUSE_OPT_END,
 };
 
@@ -52,7 +60,16 @@ static const struct fuse_opt config_opts[] = {
 	CFG_OPT("noacl", noacl, 1), CFG_OPT("noxattrs=1", noxattrs, 1),
 	CFG_OPT("static_nlink", static_nlink, 1), CFG_OPT("squash_to_root", squash_to_root, 1),
 	CFG_OPT("redirect_dir=off", redirect_off, 1), CFG_OPT("threaded=0", threaded_off, 1),
-	CFG_OPT("noallow_other", no_allow_other, 1), FUSE_OPT_END,
+	CFG_OPT("noallow_other", no_allow_other, 1),
+	/* Deployments (docs/deployments.md). */
+	CFG_OPT("tmpupper", tmpupper, 1), CFG_OPT("nolock", nolock, 1), FUSE_OPT_END,
+};
+
+/* Options that mount(8), fstab and systemd use for themselves and may pass
+ * on to the helper: accepted and dropped, as mount.fuse3 does. */
+static const char *const mount8_opts[] = {
+	"defaults", "auto", "noauto", "nofail", "_netdev", "user", "nouser", "users",
+	"owner",    "group", "comment=", "x-", NULL,
 };
 
 /* The other options of the kernel overlayfs and fuse-overlayfs that change
@@ -139,8 +156,8 @@ static bool opt_matches(const char *const *table, const char *arg)
 {
 	for (size_t i = 0; table[i]; i++) {
 		size_t n = strlen(table[i]);
-		if (table[i][n - 1] == '=' ? strncmp(arg, table[i], n) == 0
-					   : strcmp(arg, table[i]) == 0)
+		bool prefix = table[i][n - 1] == '=' || table[i][n - 1] == '-'; /* "x-" */
+		if (prefix ? strncmp(arg, table[i], n) == 0 : strcmp(arg, table[i]) == 0)
 			return true;
 	}
 	return false;
@@ -170,8 +187,14 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 	if (opt_matches(fuse_known_opts, arg)) {
 		if (strcmp(arg, "allow_other") == 0 || strcmp(arg, "allow_root") == 0)
 			s->cfg->allow_given = true;
+		if (g_str_has_prefix(arg, "fsname="))
+			s->cfg->fsname_given = true;
+		if (strcmp(arg, "default_permissions") == 0)
+			s->default_permissions = true;
 		return 1;
 	}
+	if (opt_matches(mount8_opts, arg))
+		return 0;
 	if (!s->error)
 		s->error = g_strdup_printf("unknown option '-o %s' (see --help)", arg);
 	return -1;
@@ -189,6 +212,7 @@ static void take_path_opts(int argc, char **argv, struct parse_state *s, GPtrArr
 		{ "lowerdir=", offsetof(struct parse_state, lowerdir) },
 		{ "upperdir=", offsetof(struct parse_state, upperdir) },
 		{ "workdir=", offsetof(struct parse_state, workdir) },
+		{ "tmpupper=", offsetof(struct parse_state, tmpupper_dir) },
 	};
 
 	for (int i = 0; i < argc; i++) {
@@ -281,12 +305,12 @@ int uf_params_parse_branches(const char *spec, struct uf_config *c, char **reter
 	return 0;
 }
 
-static int parse_timeout(const char *s, double *ret, char **reterr_msg)
+static int parse_seconds(const char *opt, const char *s, double *ret, char **reterr_msg)
 {
 	char *end = NULL;
 	double v = g_ascii_strtod(s, &end);
 	if (end == s || *end != '\0' || !(v >= 0.0 && v <= 86400.0 * 365)) {
-		*reterr_msg = g_strdup_printf("bad timeout '%s': want seconds >= 0", s);
+		*reterr_msg = g_strdup_printf("bad %s '%s': want seconds >= 0", opt, s);
 		return -EINVAL;
 	}
 	*ret = v;
@@ -325,6 +349,58 @@ static int finish_squash(struct parse_state *s, char **reterr_msg)
 	return 0;
 }
 
+/* A tmpfs size= value: a number with an optional k/m/g/% suffix. */
+static bool valid_size(const char *v)
+{
+	size_t n = strspn(v, "0123456789");
+
+	return n > 0 && (v[n] == '\0' || (strchr("kKmMgG%", v[n]) && v[n + 1] == '\0'));
+}
+
+/* -o tmpupper=DIR/tmpupper_size=, idle_timeout=, lock_wait=. */
+static int finish_deploy(struct parse_state *s, char **reterr_msg)
+{
+	struct uf_config *c = s->cfg;
+	int r;
+
+	if (s->tmpupper_dir) {
+		if (!*s->tmpupper_dir) {
+			*reterr_msg = g_strdup("-o tmpupper= needs a directory");
+			return -EINVAL;
+		}
+		c->tmpupper = 1;
+		c->tmpupper_dir = g_steal_pointer(&s->tmpupper_dir);
+	}
+	if (s->tmpupper_size) {
+		if (!c->tmpupper || c->tmpupper_dir) {
+			*reterr_msg = g_strdup("-o tmpupper_size= is the size of the tmpfs of "
+					       "-o tmpupper (without =DIR)");
+			return -EINVAL;
+		}
+		if (!valid_size(s->tmpupper_size)) {
+			*reterr_msg = g_strdup_printf("bad -o tmpupper_size=%s: want a number "
+						      "with k, m, g or %%", s->tmpupper_size);
+			return -EINVAL;
+		}
+		c->tmpupper_size = g_strdup(s->tmpupper_size);
+	}
+	if (s->idle_timeout) {
+		r = parse_seconds("idle_timeout", s->idle_timeout, &c->idle_timeout, reterr_msg);
+		if (r < 0)
+			return r;
+	}
+	if (s->lock_wait) {
+		r = parse_seconds("lock_wait", s->lock_wait, &c->lock_wait, reterr_msg);
+		if (r < 0)
+			return r;
+		if (c->nolock) {
+			*reterr_msg = g_strdup("-o lock_wait= contradicts -o nolock");
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 static void config_init(struct uf_config *c)
 {
 	*c = (struct uf_config){
@@ -333,6 +409,7 @@ static void config_init(struct uf_config *c)
 		.metacopy = 0, /* as the kernel's default: its upper mounts anywhere */
 		.squash_uid = -1,
 		.squash_gid = -1,
+		.lock_wait = -1.0,
 		.fuse_args = FUSE_ARGS_INIT(0, NULL),
 	};
 }
@@ -343,8 +420,14 @@ static int finish_branches(struct parse_state *s, char **reterr_msg)
 	GPtrArray *pos = s->positional;
 	int r;
 
+	if (c->tmpupper && (s->upperdir || s->workdir || c->read_only)) {
+		*reterr_msg = g_strdup_printf("-o tmpupper makes the upper: it excludes -o %s",
+					      s->upperdir ? "upperdir=" : s->workdir ? "workdir=" : "ro");
+		return -EINVAL;
+	}
 	if (s->lowerdir) {
-		/* mount(8) passes a "source" before the mount point: ignore it. */
+		/* mount(8) passes a "source" before the mount point: it only
+		 * names the mount (the fsname), as for the kernel overlayfs. */
 		if (pos->len < 1 || pos->len > 2) {
 			*reterr_msg = g_strdup("give exactly one MOUNTPOINT with -o lowerdir=");
 			return -EINVAL;
@@ -353,6 +436,9 @@ static int finish_branches(struct parse_state *s, char **reterr_msg)
 		r = uf_params_split(s->lowerdir, &lowers, reterr_msg);
 		if (r < 0)
 			return r;
+		if (pos->len == 2)
+			c->source = g_strdup(pos->pdata[0]);
+		c->has_upper = c->tmpupper;
 		/* With -o ro the upper is just the topmost lower. */
 		if (s->upperdir) {
 			g_ptr_array_add(c->branches, g_strdup(s->upperdir));
@@ -371,6 +457,19 @@ static int finish_branches(struct parse_state *s, char **reterr_msg)
 		*reterr_msg = g_strdup(pos->len < 2 ? "missing BRANCHES or MOUNTPOINT (see --help)"
 						    : "too many arguments (see --help)");
 		return -EINVAL;
+	}
+	c->source = g_strdup(pos->pdata[0]);
+	if (c->tmpupper) {
+		/* Only lowers, bottom to top; the upper comes from tmpupper.c. */
+		g_autoptr(GPtrArray) lowers = NULL;
+		r = uf_params_split(pos->pdata[0], &lowers, reterr_msg);
+		if (r < 0)
+			return r;
+		for (guint i = lowers->len; i > 0; i--)
+			g_ptr_array_add(c->branches, g_strdup(lowers->pdata[i - 1]));
+		c->has_upper = true;
+		c->mountpoint = g_strdup(pos->pdata[1]);
+		return 0;
 	}
 	r = uf_params_parse_branches(pos->pdata[0], c, reterr_msg);
 	if (r < 0)
@@ -419,12 +518,15 @@ int uf_params_parse(int argc, char **argv, struct uf_config *c, char **reterr_ms
 		goto out;
 	}
 	if (s.timeout) {
-		r = parse_timeout(s.timeout, &c->timeout, reterr_msg);
+		r = parse_seconds("timeout", s.timeout, &c->timeout, reterr_msg);
 		c->timeout_set = true;
 		if (r < 0)
 			goto out;
 	}
 	r = finish_squash(&s, reterr_msg);
+	if (r < 0)
+		goto out;
+	r = finish_deploy(&s, reterr_msg);
 	if (r < 0)
 		goto out;
 	if (c->no_allow_other && c->allow_given) {
@@ -433,6 +535,23 @@ int uf_params_parse(int argc, char **argv, struct uf_config *c, char **reterr_ms
 		goto out;
 	}
 	r = finish_branches(&s, reterr_msg);
+	/* mount.fuse3's drop_privileges mounts first and passes the fd: there
+	 * is no path the daemon could unmount (nor the privilege to). */
+	if (r == 0 && c->idle_timeout > 0 && g_str_has_prefix(c->mountpoint, "/dev/fd/")) {
+		*reterr_msg = g_strdup("-o idle_timeout cannot unmount a mount point passed as "
+				       "/dev/fd/N (mount.fuse3 -o drop_privileges)");
+		r = -EINVAL;
+	}
+	/* There mount.fuse3 has made the kernel mount with the options as
+	 * given, before we run: allow_other without default_permissions
+	 * would let every user act with the daemon's rights. */
+	if (r == 0 && g_str_has_prefix(c->mountpoint, "/dev/fd/") && c->allow_given &&
+	    !s.default_permissions) {
+		*reterr_msg = g_strdup("with a /dev/fd/N mount point (mount.fuse3 -o "
+				       "drop_privileges) -o allow_other needs -o default_permissions "
+				       "too: the kernel mount is made with the options as given");
+		r = -EINVAL;
+	}
 	/* A union without an upper is a read-only mount for the kernel too, so
 	 * every write fails with EROFS before it reaches us. */
 	if (r == 0 && !c->has_upper)
@@ -442,6 +561,10 @@ out:
 	g_free(s.lowerdir);
 	g_free(s.upperdir);
 	g_free(s.workdir);
+	g_free(s.tmpupper_dir);
+	free(s.tmpupper_size);
+	free(s.idle_timeout);
+	free(s.lock_wait);
 	free(s.timeout);
 	free(s.squash_uid);
 	free(s.squash_gid);
@@ -455,6 +578,9 @@ void uf_config_done(struct uf_config *c)
 		g_ptr_array_unref(c->branches);
 	g_free(c->workdir);
 	g_free(c->mountpoint);
+	g_free(c->source);
+	g_free(c->tmpupper_dir);
+	g_free(c->tmpupper_size);
 	fuse_opt_free_args(&c->fuse_args);
 	*c = (struct uf_config){ 0 };
 }

@@ -167,6 +167,7 @@ void uf_ll_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	(void)ino;
 	g_mutex_init(&h->lock);
 	fi->fh = (uintptr_t)h;
+	atomic_fetch_add(&uf_fs_from_req(req)->open_handles, 1); /* idle.c */
 	/* Let the kernel keep listings: our own changes and the watched
 	 * lowers' invalidate them. */
 	if (uf_fs_from_req(req)->timeout > 0) {
@@ -254,6 +255,7 @@ void uf_ll_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	uf_listing_free(h->listing);
 	g_mutex_clear(&h->lock);
 	g_free(h);
+	atomic_fetch_sub(&uf_fs_from_req(req)->open_handles, 1);
 	fuse_reply_err(req, 0);
 }
 

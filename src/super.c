@@ -1,9 +1,11 @@
 /* struct uf_fs: building it from the configuration, the root inode, the
  * FUSE init/destroy/statfs handlers, and teardown. */
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/statvfs.h>
+#include <sys/syscall.h>
 
 #include "unionfuse/branch.h"
 #include "unionfuse/copyup.h"
@@ -107,6 +109,17 @@ static int lock_in_use(int fd)
 	}
 }
 
+/* trusted.* takes CAP_SYS_ADMIN: a root daemon without it (as mount.fuse3
+ * -o drop_privileges runs it) keeps the format in user.overlay.* instead. */
+static bool trusted_xattrs_ok(void)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
+
+	return geteuid() == 0 && syscall(SYS_capget, &h, d) == 0 &&
+	       (d[CAP_TO_INDEX(CAP_SYS_ADMIN)].effective & CAP_TO_MASK(CAP_SYS_ADMIN));
+}
+
 int uf_fs_new(const struct uf_config *c, struct uf_fs **ret, char **reterr_msg)
 {
 	struct uf_fs *fs = g_new0(struct uf_fs, 1);
@@ -170,7 +183,7 @@ int uf_fs_new(const struct uf_config *c, struct uf_fs **ret, char **reterr_msg)
 	for (unsigned i = 0; i < fs->n_branches; i++)
 		fs->name_max = MIN(fs->name_max, fs->branches[i].name_max);
 	fs->xattr_prefix =
-	    g_strdup(c->userxattr || geteuid() != 0 ? "user.overlay." : "trusted.overlay.");
+	    g_strdup(c->userxattr || !trusted_xattrs_ok() ? "user.overlay." : "trusted.overlay.");
 	fs->xattr_opaque = g_strconcat(fs->xattr_prefix, "opaque", NULL);
 	fs->xattr_redirect = g_strconcat(fs->xattr_prefix, "redirect", NULL);
 	fs->xattr_metacopy = g_strconcat(fs->xattr_prefix, "metacopy", NULL);

@@ -43,11 +43,11 @@ static void run_job(gpointer data, gpointer user_data)
 {
 	struct uf_job *job = data;
 
-	(void)user_data;
 	current_req = job->req;
 	job->run(job);
 	current_req = NULL;
 	job_free(job);
+	atomic_fetch_sub(&((struct uf_fs *)user_data)->jobs, 1); /* idle.c */
 }
 
 int uf_worker_init(struct uf_fs *fs, bool single_thread)
@@ -75,7 +75,8 @@ struct uf_job *uf_job_new(uf_job_fn run, fuse_req_t req)
 
 void uf_job_submit(struct uf_fs *fs, struct uf_job *job)
 {
+	atomic_fetch_add(&fs->jobs, 1);
 	if (fs->pool && g_thread_pool_push(fs->pool, job, NULL))
 		return;
-	run_job(job, NULL);
+	run_job(job, fs);
 }

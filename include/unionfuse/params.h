@@ -41,6 +41,16 @@ struct uf_config {
 	 * off; given explicitly (or allow_root), libfuse gets it as given. */
 	int no_allow_other;
 	bool allow_given;
+	bool fsname_given; /* -o fsname= given: it replaces our default */
+
+	/* Deployments (docs/deployments.md). */
+	char *source;	     /* the branch list or mount(8)'s source, as given: the fsname */
+	int tmpupper;	     /* -o tmpupper[=DIR]: only lowers given, the upper is ephemeral */
+	char *tmpupper_dir;  /* -o tmpupper=DIR, or NULL for a private tmpfs (root) */
+	char *tmpupper_size; /* -o tmpupper_size=: size= of that tmpfs, or NULL */
+	double idle_timeout; /* -o idle_timeout=SECONDS; 0: never */
+	int nolock;	     /* -o nolock: no shared lock on the lowers */
+	double lock_wait;    /* -o lock_wait=SECONDS for a locked lower; < 0: forever */
 
 	bool foreground;
 	bool debug;
@@ -61,7 +71,9 @@ int uf_params_split(const char *spec, GPtrArray **ret_parts, char **reterr_msg);
 int uf_params_parse_branches(const char *spec, struct uf_config *c, char **reterr_msg);
 
 /* Parse the whole argv. Returns 0, or -EINVAL with *reterr_msg set.
- * After success with show_help/show_version set, other fields may be empty. */
+ * After success with show_help/show_version set, other fields may be empty.
+ * With tmpupper, has_upper is set but ->branches holds only the lowers until
+ * uf_tmpupper_setup() puts the upper first. */
 int uf_params_parse(int argc, char **argv, struct uf_config *c, char **reterr_msg);
 
 void uf_config_done(struct uf_config *c);

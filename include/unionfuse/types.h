@@ -199,6 +199,15 @@ struct uf_fs {
 	dev_t devs[UF_MAX_DEVS];
 	_Atomic unsigned n_devs;
 
+	/* Deployments (docs/deployments.md): io.c watches the requests and
+	 * replies, idle.c unmounts an idle union. */
+	_Atomic int64_t last_request; /* g_get_monotonic_time() of the last one read */
+	atomic_uint open_handles;     /* file and dir handles the kernel holds */
+	atomic_uint jobs;	      /* requests queued to or running on the pool */
+	atomic_bool enospc_logged;    /* "the upper is full" was said */
+	bool tmpupper;		      /* the upper is -o tmpupper's */
+	struct uf_idle *idle;	      /* -o idle_timeout, or NULL */
+
 	/* -o options of the kernel overlayfs and fuse-overlayfs that change
 	 * what the union shows (params.h); immutable. */
 	struct {

@@ -235,6 +235,26 @@ static const struct parse_case parse_cases[] = {
 		    "base:upper", "/mnt" },
 	  .branches = { "upper", "base" }, .mountpoint = "/mnt", .flags = F_UPPER },
 
+	/* Deployments: tmpupper takes only lowers; mount(8)'s options pass. */
+	{ .argv = { "unionfuse", "-o", "tmpupper", "base", "/mnt" },
+	  .branches = { "base" }, .mountpoint = "/mnt", .flags = F_UPPER },
+	{ .argv = { "unionfuse", "-o", "tmpupper=/var/tmp,tmpupper_size=1g", "a:b", "/mnt" },
+	  .r = -EINVAL, .err = "tmpupper_size" },
+	{ .argv = { "unionfuse", "-o", "tmpupper,tmpupper_size=50%", "a:b", "/mnt" },
+	  .branches = { "b", "a" }, .mountpoint = "/mnt", .flags = F_UPPER },
+	{ .argv = { "unionfuse", "-o", "tmpupper,ro", "base", "/mnt" }, .r = -EINVAL, .err = "ro" },
+	{ .argv = { "unionfuse", "-o", "tmpupper,lowerdir=B:A", "none", "/mnt" },
+	  .branches = { "B", "A" }, .mountpoint = "/mnt", .flags = F_UPPER },
+	{ .argv = { "unionfuse", "-o", "defaults,nofail,_netdev,noauto,user,x-systemd.automount",
+		    "base:upper", "/mnt" },
+	  .branches = { "upper", "base" }, .mountpoint = "/mnt", .flags = F_UPPER },
+	{ .argv = { "unionfuse", "-o", "idle_timeout=soon", "base:upper", "/mnt" },
+	  .r = -EINVAL, .err = "idle_timeout" },
+	{ .argv = { "unionfuse", "-o", "idle_timeout=5", "base:upper", "/dev/fd/3" },
+	  .r = -EINVAL, .err = "/dev/fd/N" },
+	{ .argv = { "unionfuse", "-o", "nolock,lock_wait=1", "base:upper", "/mnt" },
+	  .r = -EINVAL, .err = "nolock" },
+
 	/* Unknown options name themselves. */
 	{ .argv = { "unionfuse", "-o", "bogus", "base:upper", "/mnt" },
 	  .r = -EINVAL, .err = "bogus" },

@@ -1,0 +1,24 @@
+/* The table of subcommands: `unionfuse lock ...`. A new tool is one file
+ * in this directory and one line here. */
+#include <stdio.h>
+#include <string.h>
+
+#include "unionfuse/tool.h"
+
+static const struct uf_tool tools[] = {
+	{ "lock", "run a command while no mount uses a branch (unionfuse-lock(8))", uf_tool_lock },
+};
+
+const struct uf_tool *uf_tool_find(const char *word)
+{
+	for (size_t i = 0; i < sizeof(tools) / sizeof(tools[0]); i++)
+		if (strcmp(word, tools[i].name) == 0)
+			return &tools[i];
+	return NULL;
+}
+
+void uf_tools_list(void)
+{
+	for (size_t i = 0; i < sizeof(tools) / sizeof(tools[0]); i++)
+		printf("    %-8s %s\n", tools[i].name, tools[i].summary);
+}
