@@ -97,14 +97,19 @@ static bool handles_work(int dirfd)
 }
 
 /* Lock @fd for this daemon. A mount just unmounted may still be tearing
- * down (umount returns before its daemon exits): give it five seconds. */
-static int lock_in_use(int fd)
+ * down (umount returns before its daemon exits, and on a loaded machine that
+ * can take seconds): give it twenty. */
+static int lock_in_use(int fd, const char *what, const char *path)
 {
 	for (int i = 0;; i++) {
 		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
 			return 0;
-		if (errno != EWOULDBLOCK || i == 100)
-			return -errno;
+		int r = -errno;
+		if (r != -EWOULDBLOCK || i == 400)
+			return r;
+		if (i == 20)
+			uf_log(LOG_NOTICE, "%s '%s' is in use by another mount: waiting up to 20 s",
+			       what, path);
 		g_usleep(50 * 1000);
 	}
 }
@@ -165,14 +170,12 @@ int uf_fs_new(const struct uf_config *c, struct uf_fs **ret, char **reterr_msg)
 	/* One daemon per upper and work dir (the kernel's "in use" check): two
 	 * would build copies over each other's and reap each other's
 	 * temporaries. The lock lives as long as the fd, i.e. the daemon. */
-	if (fs->upper && lock_in_use(fs->upper->fd) < 0) {
-		r = -errno;
+	if (fs->upper && (r = lock_in_use(fs->upper->fd, "upper branch", fs->upper->path)) < 0) {
 		*reterr_msg = g_strdup_printf("upper branch '%s' is in use by another mount: %s",
 					      fs->upper->path, g_strerror(-r));
 		goto fail;
 	}
-	if (fs->work_fd >= 0 && lock_in_use(fs->work_fd) < 0) {
-		r = -errno;
+	if (fs->work_fd >= 0 && (r = lock_in_use(fs->work_fd, "workdir", work_path)) < 0) {
 		*reterr_msg = g_strdup_printf("workdir '%s' is in use by another mount: %s",
 					      work_path, g_strerror(-r));
 		goto fail;
