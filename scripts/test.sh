@@ -2,12 +2,39 @@
 # Quick start, part 2: install what is missing, build, and run the whole test
 # suite (unit, FUSE integration, and the differential tests against the
 # kernel overlayfs, which need root). .ci/run runs exactly this.
+#
+# The suite runs twice: against the system libfuse (Debian 12: 3.14, FUSE
+# protocol 7.31) in build/, and against the bundled libfuse 3.18 (7.45:
+# passthrough, ...) built static in build-318/ (-Dlibfuse=bundled; its
+# tarball comes from Debian's source package, scripts/libfuse-src.sh).
+# UF_LIBFUSE=system or UF_LIBFUSE=bundled runs only one of them.
 set -e
 top="$(cd "$(dirname "$0")/.." && pwd)"
+which="${UF_LIBFUSE:-system bundled}"
 "$top/scripts/deps.sh"
-"$top/scripts/build.sh"
 cd "$top"
-meson test -C build --print-errorlogs "$@"
+rc=0
+for lib in $which; do
+	case "$lib" in
+	system)
+		dir=build
+		"$top/scripts/build.sh"
+		;;
+	bundled)
+		dir=build-318
+		"$top/scripts/libfuse-src.sh"
+		[ -f "$dir/build.ninja" ] || meson setup "$dir" -Dlibfuse=bundled $UF_MESON_ARGS
+		ninja -C "$dir"
+		;;
+	*)
+		echo "UF_LIBFUSE: system or bundled, not '$lib'" >&2
+		exit 2
+		;;
+	esac
+	echo "== the suite against $("$dir/src/unionfuse" -V | head -n1)"
+	meson test -C "$dir" --print-errorlogs "$@" || rc=1
+done
+[ "$rc" = 0 ] || exit "$rc"
 
 # Fuzzing (scripts/fuzz.sh): each parser of untrusted input for
 # UF_FUZZ_SECONDS (20) with clang+libFuzzer in build-fuzz. Only on a whole
