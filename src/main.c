@@ -103,7 +103,13 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (cfg.show_version) {
-		printf("unionfuse %s (libfuse %s)\n", UF_VERSION, fuse_pkgversion());
+		/* The library it runs with, and the FUSE protocol that one
+		 * speaks (libfuse prints "using FUSE kernel interface version
+		 * 7.N" and its fusermount3's version). */
+		printf("unionfuse %s (libfuse %s, built with %d.%d)\n", UF_VERSION,
+		       fuse_pkgversion(), FUSE_MAJOR_VERSION, FUSE_MINOR_VERSION);
+		setvbuf(stdout, NULL, _IOLBF, 0); /* before fusermount3's line */
+		fuse_lowlevel_version();
 		ret = 0;
 		goto out;
 	}
