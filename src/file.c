@@ -10,6 +10,7 @@
 #include "unionfuse/inode.h"
 #include "unionfuse/modes.h"
 #include "unionfuse/ops.h"
+#include "unionfuse/passthrough.h"
 #include "unionfuse/util.h"
 #include "unionfuse/worker.h"
 
@@ -22,6 +23,15 @@ struct uf_file *uf_file_new(int fd, bool lower)
 	atomic_init(&f->lower, lower);
 	f->old_fd = -1;
 	return f;
+}
+
+void uf_file_free(struct uf_file *f)
+{
+	close(atomic_load(&f->fd));
+	if (f->old_fd >= 0)
+		close(f->old_fd);
+	g_mutex_clear(&f->lock);
+	g_free(f);
 }
 
 static struct uf_file *file_of(struct fuse_file_info *fi)
@@ -105,12 +115,23 @@ static int do_open(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 			return 0;
 		}
 	}
-	fi->fh = (uintptr_t)uf_file_new(fd, lower);
-	uf_inode_open_pin(fs, ino);
+	struct uf_file *f = uf_file_new(fd, lower);
 	fi->keep_cache = 1; /* auto_inval_data drops it when mtime/size change */
+	int r = uf_passthrough_open(fs, ino, fd, flags, fi, f);
+	if (r < 0) {
+		uf_file_free(f);
+		fuse_reply_err(req, -r);
+		return 0;
+	}
+	fi->fh = (uintptr_t)f;
+	uf_inode_open_pin(fs, ino);
 	if (fi->flags & O_DIRECT)
 		fi->direct_io = 1;
-	fuse_reply_open(req, fi);
+	if (fuse_reply_open(req, fi) < 0 && f->pt) {
+		/* Interrupted: the kernel has no such file, so no release. */
+		uf_passthrough_release(fs, ino, f);
+		f->pt = 0;
+	}
 	return 0;
 }
 
@@ -149,8 +170,16 @@ void uf_ll_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 		fuse_reply_err(req, -r);
 		return;
 	}
-	fi->fh = (uintptr_t)uf_file_new(fd, false);
+	struct uf_file *nf = uf_file_new(fd, false);
 	fi->keep_cache = 1;
+	r = uf_passthrough_open(fs, ino, fd, open_flags(fs, fi->flags), fi, nf);
+	if (r < 0) {
+		uf_file_free(nf);
+		uf_inode_forget(fs, ino, 1);
+		fuse_reply_err(req, -r);
+		return;
+	}
+	fi->fh = (uintptr_t)nf;
 	uf_inode_open_pin(fs, ino);
 	struct fuse_entry_param e = {
 		.ino = uf_inode_id(fs, ino),
@@ -162,9 +191,8 @@ void uf_ll_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 		/* The request was interrupted: undo what the kernel won't. */
 		struct uf_file *f = file_of(fi);
 		uf_inode_open_unpin(fs, ino);
-		close(atomic_load(&f->fd));
-		g_mutex_clear(&f->lock);
-		g_free(f);
+		uf_passthrough_release(fs, ino, f);
+		uf_file_free(f);
 		uf_inode_forget(fs, ino, 1);
 	}
 }
@@ -202,11 +230,8 @@ void uf_ll_release(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 	struct uf_file *f = file_of(fi);
 
 	uf_inode_open_unpin(fs, uf_inode_from_id(fs, id));
-	close(atomic_load(&f->fd));
-	if (f->old_fd >= 0)
-		close(f->old_fd);
-	g_mutex_clear(&f->lock);
-	g_free(f);
+	uf_passthrough_release(fs, uf_inode_from_id(fs, id), f);
+	uf_file_free(f);
 	fuse_reply_err(req, 0);
 }
 

@@ -591,6 +591,20 @@ struct uf_inode *uf_inode_publish(struct uf_fs *fs, struct uf_inode *dir, const 
 	return cand;
 }
 
+void uf_inode_retire(struct uf_fs *fs, struct uf_inode *ino)
+{
+	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&fs->inodes_lock);
+
+	/* An unshared inode is filed by its name until its copy-up adopts it. */
+	if (g_hash_table_lookup(fs->inodes, &ino->key) == ino)
+		g_hash_table_remove(fs->inodes, ino);
+	else if (ino->unshared && g_hash_table_lookup(fs->unshared, ino) == ino)
+		g_hash_table_remove(fs->unshared, ino);
+	else
+		return;
+	g_hash_table_add(fs->retired, ino);
+}
+
 void uf_inode_count_lookup(struct uf_fs *fs, struct uf_inode *ino)
 {
 	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&fs->inodes_lock);

@@ -11,6 +11,7 @@
 #include "unionfuse/inode.h"
 #include "unionfuse/modes.h"
 #include "unionfuse/notify.h"
+#include "unionfuse/passthrough.h"
 #include "unionfuse/ops.h"
 #include "unionfuse/super.h"
 #include "unionfuse/util.h"
@@ -132,6 +133,8 @@ int uf_fs_new(const struct uf_config *c, struct uf_fs **ret, char **reterr_msg)
 	fs->xattr_redirect = g_strconcat(fs->xattr_prefix, "redirect", NULL);
 	fs->xattr_metacopy = g_strconcat(fs->xattr_prefix, "metacopy", NULL);
 	fs->metacopy = c->metacopy;
+	if (c->passthrough)
+		fs->pt = uf_passthrough_new();
 	fs->opt.noacl = c->noacl;
 	fs->opt.noxattrs = c->noxattrs;
 	fs->opt.static_nlink = c->static_nlink;
@@ -189,6 +192,7 @@ void uf_fs_free(struct uf_fs *fs)
 	g_free(fs->xattr_opaque);
 	g_free(fs->xattr_redirect);
 	g_free(fs->xattr_metacopy);
+	uf_passthrough_free(fs);
 	g_mutex_clear(&fs->inodes_lock);
 	g_rw_lock_clear(&fs->rename_lock);
 	g_mutex_clear(&fs->xattr_lock);
@@ -228,6 +232,9 @@ void uf_ll_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
 	/* flock() and POSIX locks stay in the kernel: one host sees the union. */
 	conn->want &= ~(FUSE_CAP_FLOCK_LOCKS | FUSE_CAP_POSIX_LOCKS);
+	uf_debug("FUSE protocol %u.%u (kernel), libfuse %s", conn->proto_major, conn->proto_minor,
+		 fuse_pkgversion());
+	uf_passthrough_init(fs, conn);
 }
 
 void uf_stat_apply_opts(const struct uf_fs *fs, struct stat *st)

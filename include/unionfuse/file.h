@@ -11,10 +11,13 @@ struct uf_file {
 	_Atomic int fd;
 	atomic_bool lower; /* fd is the lower object's (cleared under ->lock) */
 	int old_fd;	   /* ->lock: the lower fd after a switch, closed at release */
+	uint8_t pt;	   /* passthrough.c: how the kernel serves it; immutable */
 };
 
 /* Make a handle for real fd @fd (consumed). */
 struct uf_file *uf_file_new(int fd, bool lower);
+/* Close its fds and free it. */
+void uf_file_free(struct uf_file *f);
 
 /* Reply to an entry-making request with @ino's attributes. */
 void uf_reply_entry(fuse_req_t req, struct uf_fs *fs, struct uf_inode *ino, const struct stat *st);

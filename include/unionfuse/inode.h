@@ -176,6 +176,11 @@ struct uf_inode *uf_inode_find_lookup(struct uf_fs *fs, struct uf_key *key);
  * is that upper file, found by its identity. Takes inodes_lock. */
 void uf_inode_adopt_upper(struct uf_fs *fs, struct uf_inode *ino, const struct uf_key *upper);
 
+/* Take @ino out of the table (it stays known to the kernel until
+ * forgotten): the next lookup of its name makes a new inode, which the
+ * kernel sees as another one. Takes inodes_lock. */
+void uf_inode_retire(struct uf_fs *fs, struct uf_inode *ino);
+
 /* Count one more kernel lookup of @ino (it got another name). */
 void uf_inode_count_lookup(struct uf_fs *fs, struct uf_inode *ino);
 
