@@ -32,6 +32,8 @@ static void usage(const char *prog)
 	       "    -o ro                  read-only union: every branch is a lower\n"
 	       "    -o timeout=SECONDS     entry and attribute cache timeout (default %g)\n"
 	       "    -o writeback           use the kernel's writeback cache\n"
+	       "    -o passthrough=off     no FUSE passthrough of reads and writes\n"
+	       "                           (on where libfuse >= 3.18 and the kernel allow)\n"
 	       "    -o userxattr           use user.overlay.* xattrs (default for non-root)\n"
 	       "    -o noallow_other       only the mounting user may use the union\n"
 	       "                           (allow_other is the default for root)\n"
