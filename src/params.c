@@ -46,8 +46,8 @@ static const struct fuse_opt config_opts[] = {
 	CFG_OPT("writeback", writeback, 1),   CFG_OPT("writeback=1", writeback, 1),
 	CFG_OPT("writeback=0", writeback, 0), CFG_OPT("nowriteback", writeback, 0),
 	CFG_OPT("userxattr", userxattr, 1),   CFG_OPT("metacopy=on", metacopy, 1),
-	CFG_OPT("metacopy=off", metacopy, 0), CFG_OPT("passthrough=on", passthrough, 1),
-	CFG_OPT("passthrough=off", passthrough, 0),
+	CFG_OPT("metacopy=off", metacopy, 0), CFG_OPT("passthrough=on", passthrough, 2),
+	CFG_OPT("passthrough=auto", passthrough, 1), CFG_OPT("passthrough=off", passthrough, 0),
 	/* Options of the kernel overlayfs and fuse-overlayfs that we implement. */
 	CFG_OPT("noacl", noacl, 1), CFG_OPT("noxattrs=1", noxattrs, 1),
 	CFG_OPT("static_nlink", static_nlink, 1), CFG_OPT("squash_to_root", squash_to_root, 1),

@@ -16,12 +16,16 @@
  * we answer always fits the kernel's state.
  *
  * Copy-up breaks the first rule: readers may have the inode open with its
- * lower file as backing when a writer needs the upper copy. That writer (and
+ * lower file as backing when a writer needs the upper copy. So by default
+ * (-o passthrough=auto) a lower file of a writable union is not backed:
+ * its readers are served by the daemon, which switches them to the copy
+ * as the kernel overlayfs does. With -o passthrough=on it is. That writer (and
  * any later open) gets another kernel inode: this one is retired from the
  * table and the open answered ESTALE, on which the kernel looks the name up
  * again (LOOKUP_REVAL: a new inode) and retries the open once. The readers
- * keep reading the lower data until they close, as with the kernel
- * overlayfs ("Non-standard behavior" in its documentation). */
+ * keep reading the lower data until they close: the kernel overlayfs does
+ * that only for MAP_SHARED mappings ("Non-standard behavior" in its
+ * documentation); read() there sees the copy. */
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 
@@ -58,6 +62,7 @@ struct pt_rec {
 struct uf_passthrough {
 	atomic_bool on;	     /* granted at init: every open is counted */
 	atomic_bool refused; /* the kernel refused a backing file (EPERM) */
+	bool all;	     /* -o passthrough=on: lower files of a writable union too */
 	GMutex lock;	     /* innermost */
 	GHashTable *recs;  /* struct uf_inode * -> struct pt_rec * */
 };
@@ -84,13 +89,16 @@ void uf_passthrough_init(struct uf_fs *fs, struct fuse_conn_info *conn)
 	 * just gets no passthrough (ELOOP from the kernel, per file). */
 	conn->max_backing_stack_depth = 0;
 	atomic_store(&fs->pt->on, true);
-	uf_debug("passthrough: on (read/write of regular files go to the real file)");
+	uf_debug("passthrough: on, %s", fs->pt->all || !fs->upper
+			? "for every regular file"
+			: "for files whose data is in the upper (-o passthrough=on: lower files too)");
 }
 
-struct uf_passthrough *uf_passthrough_new(void)
+struct uf_passthrough *uf_passthrough_new(bool all)
 {
 	struct uf_passthrough *pt = g_new0(struct uf_passthrough, 1);
 
+	pt->all = all;
 	g_mutex_init(&pt->lock);
 	pt->recs = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
 	return pt;
@@ -207,6 +215,8 @@ int uf_passthrough_open(struct uf_fs *fs, struct uf_inode *ino, int fd, int flag
 		g_clear_pointer(&l, g_mutex_locker_free);
 		if (atomic_load(&pt->refused))
 			new_id = -EPERM;
+		else if (!pt->all && fs->upper && !uf_inode_data_in_upper(fs, ino))
+			new_id = -EXDEV; /* auto: a lower file that may be copied up */
 		else
 			new_id = backing_open(fs, ino, &key, &new_writable);
 		if (new_id == -EPERM) {
@@ -214,7 +224,7 @@ int uf_passthrough_open(struct uf_fs *fs, struct uf_inode *ino, int fd, int flag
 				uf_log(LOG_WARNING,
 				       "passthrough: the kernel refuses backing files: reads and "
 				       "writes go through the daemon");
-		} else if (new_id < 0) {
+		} else if (new_id < 0 && new_id != -EXDEV) {
 			uf_log_limited(LOG_INFO, "passthrough: not for '%s': %s", ino->name,
 				       g_strerror(-new_id));
 		}
@@ -263,8 +273,9 @@ void uf_passthrough_init(struct uf_fs *fs, struct fuse_conn_info *conn)
 	uf_passthrough_free(fs);
 }
 
-struct uf_passthrough *uf_passthrough_new(void)
+struct uf_passthrough *uf_passthrough_new(bool all)
 {
+	(void)all;
 	return NULL;
 }
 

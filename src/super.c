@@ -134,7 +134,7 @@ int uf_fs_new(const struct uf_config *c, struct uf_fs **ret, char **reterr_msg)
 	fs->xattr_metacopy = g_strconcat(fs->xattr_prefix, "metacopy", NULL);
 	fs->metacopy = c->metacopy;
 	if (c->passthrough)
-		fs->pt = uf_passthrough_new();
+		fs->pt = uf_passthrough_new(c->passthrough == 2);
 	fs->opt.noacl = c->noacl;
 	fs->opt.noxattrs = c->noxattrs;
 	fs->opt.static_nlink = c->static_nlink;

@@ -24,7 +24,7 @@ struct uf_config {
 	int writeback;
 	int userxattr; /* user.overlay.* instead of trusted.overlay.* */
 	int metacopy;  /* metadata-only copy-up (default on) */
-	int passthrough; /* FUSE passthrough when granted (default on; passthrough.c) */
+	int passthrough; /* FUSE passthrough: 0 off, 1 auto (default), 2 on (passthrough.c) */
 	/* Options of the kernel overlayfs and fuse-overlayfs (docs/usage.md). */
 	int noacl;	  /* no POSIX ACLs: system.posix_acl_* hidden and refused */
 	int noxattrs;	  /* no xattrs at all through the union */

@@ -25,9 +25,9 @@ int uf_passthrough_open(struct uf_fs *fs, struct uf_inode *ino, int fd, int flag
 /* Open file @f is closed (or its open was never answered). */
 void uf_passthrough_release(struct uf_fs *fs, struct uf_inode *ino, struct uf_file *f);
 
-/* The state for -o passthrough=on (the default), or NULL when this libfuse
- * has none. */
-struct uf_passthrough *uf_passthrough_new(void);
+/* The state for -o passthrough=auto (the default) or, with @all, =on; NULL
+ * when this libfuse has none. */
+struct uf_passthrough *uf_passthrough_new(bool all);
 /* Is passthrough in use (granted at init)? */
 bool uf_passthrough_active(const struct uf_fs *fs);
 /* Free fs->pt at teardown. */

@@ -3,14 +3,17 @@
 #
 # FUSE passthrough (libfuse >= 3.18, kernel >= 6.9, root): reads and writes
 # of open regular files go to the real file without a request to the daemon
-# (its -d log shows no READ/WRITE), and the kernel's one-backing-file-per-
-# inode rule never shows: a lower file open for reading while a writer
-# copies it up (the readers keep the lower data, as the kernel overlayfs's;
-# the writer and later opens see the copy), a file open through two names,
-# lower hard links, O_TRUNC, truncate and mmap; nobody gets EIO. The lower
-# is never written. -o passthrough=off and -o writeback turn it off.
-# Without passthrough (libfuse 3.14) the same sequences must work, the old
-# readers then seeing the copy.
+# (its -d log shows no READ/WRITE). With -o passthrough=on (lower files of
+# a writable union too) the kernel's one-backing-file-per-inode rule never
+# shows: a lower file open for reading while a writer copies it up (the
+# readers keep the lower data; the writer and later opens see the copy), a
+# file open through two names, lower hard links, O_TRUNC, truncate and mmap;
+# nobody gets EIO. The default, auto, backs only files whose data is in the
+# upper (and every file of a read-only union), so a reader open across a
+# copy-up sees the copy, as with the kernel overlayfs. The lower is never
+# written. -o passthrough=off and -o writeback turn it off. Without
+# passthrough (libfuse 3.14) the same sequences must work, the old readers
+# then seeing the copy.
 # Usage: passthrough.sh UNIONFUSE-BINARY
 set -u
 BIN=${1:?usage: $0 UNIONFUSE-BINARY}
@@ -43,7 +46,7 @@ mount_d() {
 }
 ops() { grep -c "opcode: $2 " "$1"; }
 
-mount_d "$UF_TMP/d.log"
+mount_d "$UF_TMP/d.log" -o passthrough=on
 pt=off
 grep -q 'passthrough: on' "$UF_TMP/d.log" && pt=on
 why=$(grep -o 'passthrough: off: .*' "$UF_TMP/d.log")
@@ -128,6 +131,37 @@ uf_check_eq "upper f is the writer's" "UPPER-data-0123456789" "$(cat "$T/u/f")"
 uf_check_eq "upper h2 is the writer's, h1 not copied" "HARDlinked-lower -" \
 	"$(cat "$T/u/h2") $(test -e "$T/u/h1" && echo h1 || echo -)"
 uf_check_eq "lower files untouched" "$lower_sum" "$(cd "$T/l" && sha256sum big f g tr h1 h2)"
+uf_umount "$M"
+wait
+
+# --- auto (the default): lower files of a writable union go through the
+# daemon, so a reader open across a copy-up sees the copy (the kernel
+# overlayfs's read() does); upper files and read-only unions pass through.
+mount_d "$UF_TMP/auto.log"
+before=$(ops "$UF_TMP/auto.log" READ)
+uf_check "auto: read of a lower file" cmp "$M/big" "$T/l/big"
+lower_reads=$(($(ops "$UF_TMP/auto.log" READ) - before))
+before=$(ops "$UF_TMP/auto.log" READ)
+uf_check "auto: read of an upper file" cmp "$M/new" "$T/u/new"
+upper_reads=$(($(ops "$UF_TMP/auto.log" READ) - before))
+if [ "$pt" = on ]; then
+	uf_check "auto: lower file of a writable union read by the daemon ($lower_reads READs)" \
+		test "$lower_reads" -gt 0
+	uf_check_eq "auto: upper file passed through (READs)" 0 "$upper_reads"
+fi
+printf 'old data' >"$T/l/rofd"
+uf_check_out "auto: fd opened O_RDONLY before a copy-up reads the copy" "b'old data' b'NEW data'" \
+	"$UF_PYTHON" -c 'import os, sys
+r = os.open(sys.argv[1], os.O_RDONLY); a = os.pread(r, 100, 0)
+w = os.open(sys.argv[1], os.O_WRONLY); os.pwrite(w, b"NEW", 0); os.close(w)
+print(a, os.pread(r, 100, 0))' "$M/rofd"
+uf_check_eq "auto: lower rofd untouched" "old data" "$(cat "$T/l/rofd")"
+uf_umount "$M"
+wait
+"$BIN" -f -d -o lowerdir="$T/l" "$M" >"$UF_TMP/ro.log" 2>&1 &
+uf_wait_mounted "$M" 10 || uf_fail "mount -o ro"
+uf_check "ro: read of a lower file" cmp "$M/big" "$T/l/big"
+[ "$pt" = on ] && uf_check_eq "ro: lower file passed through (READs)" 0 "$(ops "$UF_TMP/ro.log" READ)"
 uf_umount "$M"
 wait
 
