@@ -391,6 +391,18 @@ void uf_inode_adopt_upper(struct uf_fs *fs, struct uf_inode *ino, const struct u
 	g_hash_table_replace(fs->inodes, ino, ino);
 }
 
+int uf_inode_pin_unnamed(struct uf_fs *fs, struct uf_inode *ino, int fd)
+{
+	char path[UF_PROC_FD_MAX];
+	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&fs->inodes_lock);
+
+	ino->unlinked = true;
+	if (ino->pin >= 0)
+		return 0;
+	ino->pin = open(uf_proc_fd(path, fd), O_PATH | O_CLOEXEC);
+	return ino->pin < 0 ? -errno : 0;
+}
+
 void uf_inode_set_unlinked(struct uf_fs *fs, struct uf_inode *ino)
 {
 	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&fs->inodes_lock);

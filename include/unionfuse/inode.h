@@ -104,6 +104,9 @@ void uf_inode_open_unpin(struct uf_fs *fs, struct uf_inode *ino);
  * @last_name, it is about to lose a name that may be its last (then by an
  * fd: a file handle no longer opens an object without names). */
 void uf_inode_keep_pin(struct uf_fs *fs, struct uf_inode *ino, bool last_name);
+/* Pin non-dir @ino, which has no name (an O_TMPFILE), by its open fd @fd.
+ * Returns 0 or -errno. */
+int uf_inode_pin_unnamed(struct uf_fs *fs, struct uf_inode *ino, int fd);
 /* @ino lost its name in the union (it lives on, pinned, while open). */
 void uf_inode_set_unlinked(struct uf_fs *fs, struct uf_inode *ino);
 bool uf_inode_is_unlinked(struct uf_fs *fs, struct uf_inode *ino);
