@@ -235,6 +235,13 @@ void uf_ll_init(void *userdata, struct fuse_conn_info *conn)
 	uf_debug("FUSE protocol %u.%u (kernel), libfuse %s", conn->proto_major, conn->proto_minor,
 		 fuse_pkgversion());
 	uf_passthrough_init(fs, conn);
+#ifdef UF_HAVE_LL_TMPFILE
+	uf_debug("O_TMPFILE: through the union (tmpfile.c)");
+#else
+	uf_debug("O_TMPFILE: off: libfuse %s has no .tmpfile (EOPNOTSUPP)", fuse_pkgversion());
+#endif
+	/* Not used, docs/design.md says why. */
+	uf_debug("handle_killpriv_v2: off; FUSE over io_uring: off");
 }
 
 void uf_stat_apply_opts(const struct uf_fs *fs, struct stat *st)
