@@ -53,7 +53,7 @@ enum { PT_NONE, PT_BACKED, PT_CACHED };
 
 /* One inode's open files. */
 struct pt_rec {
-	int backing_id;	 /* > 0, or 0: the files are served by the daemon */
+	int backing_id;	   /* > 0, or 0: the files are served by the daemon */
 	struct uf_key key; /* the backing file's real object */
 	bool writable;	   /* registered read-write */
 	unsigned nopen;
@@ -64,7 +64,7 @@ struct uf_passthrough {
 	atomic_bool refused; /* the kernel refused a backing file (EPERM) */
 	bool all;	     /* -o passthrough=on: lower files of a writable union too */
 	GMutex lock;	     /* innermost */
-	GHashTable *recs;  /* struct uf_inode * -> struct pt_rec * */
+	GHashTable *recs;    /* struct uf_inode * -> struct pt_rec * */
 };
 
 void uf_passthrough_init(struct uf_fs *fs, struct fuse_conn_info *conn)
@@ -89,9 +89,10 @@ void uf_passthrough_init(struct uf_fs *fs, struct fuse_conn_info *conn)
 	 * just gets no passthrough (ELOOP from the kernel, per file). */
 	conn->max_backing_stack_depth = 0;
 	atomic_store(&fs->pt->on, true);
-	uf_debug("passthrough: on, %s", fs->pt->all || !fs->upper
-			? "for every regular file"
-			: "for files whose data is in the upper (-o passthrough=on: lower files too)");
+	uf_debug("passthrough: on, %s",
+		 fs->pt->all || !fs->upper
+		     ? "for every regular file"
+		     : "for files whose data is in the upper (-o passthrough=on: lower files too)");
 }
 
 struct uf_passthrough *uf_passthrough_new(bool all)
@@ -129,7 +130,8 @@ static int backing_open(struct uf_fs *fs, struct uf_inode *ino, const struct uf_
 			bool *ret_writable)
 {
 	bool writable = uf_inode_data_in_upper(fs, ino);
-	_cleanup_close_ int fd = uf_inode_open_data(fs, ino, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	_cleanup_close_ int fd =
+	    uf_inode_open_data(fs, ino, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
 	struct stat st;
 
 	/* Read-only in the upper, or ETXTBSY: readers can still have it. */

@@ -30,8 +30,8 @@ static int make_tmpfile(struct uf_fs *fs, fuse_req_t req, int updir, mode_t mode
 
 	if (fs->posix_acl && fgetxattr(updir, "system.posix_acl_default", NULL, 0) <= 0)
 		mode &= ~(ctx->umask & 0777);
-	_cleanup_close_ int fd = openat(updir, ".", (flags & ~(O_CREAT | O_EXCL)) | O_TMPFILE | O_CLOEXEC,
-					mode & 0777);
+	_cleanup_close_ int fd =
+	    openat(updir, ".", (flags & ~(O_CREAT | O_EXCL)) | O_TMPFILE | O_CLOEXEC, mode & 0777);
 	if (fd < 0)
 		return -errno;
 	if (fstat(updir, &pst) == 0 && (pst.st_mode & S_ISGID))
@@ -75,7 +75,8 @@ static void run_tmpfile(struct uf_job *j)
 	uf_origin_remove(fs, &key); /* an old record for a reused ino */
 	/* Published under the directory with a name no lookup can give (it
 	 * has a '/'): it is reached only through its pin. */
-	struct uf_inode *ino = uf_inode_publish(fs, dir, "/tmpfile", uf_inode_alloc(&key, st.st_mode, "/tmpfile"));
+	struct uf_inode *ino =
+	    uf_inode_publish(fs, dir, "/tmpfile", uf_inode_alloc(&key, st.st_mode, "/tmpfile"));
 	r = uf_inode_pin_unnamed(fs, ino, fd);
 	if (r < 0) {
 		uf_inode_forget(fs, ino, 1);
