@@ -10,6 +10,7 @@
 #include "unionfuse/inode.h"
 #include "unionfuse/modes.h"
 #include "unionfuse/ops.h"
+#include "unionfuse/passthrough.h"
 #include "unionfuse/util.h"
 #include "unionfuse/worker.h"
 
@@ -139,12 +140,23 @@ static int do_open(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 			return 0;
 		}
 	}
-	fi->fh = (uintptr_t)uf_file_new(fs, fd, lower);
-	uf_inode_open_pin(fs, ino);
+	struct uf_file *f = uf_file_new(fs, fd, lower);
 	fi->keep_cache = 1; /* auto_inval_data drops it when mtime/size change */
+	int r = uf_passthrough_open(fs, ino, fd, flags, fi, f);
+	if (r < 0) {
+		uf_file_free(fs, f);
+		fuse_reply_err(req, -r);
+		return 0;
+	}
+	fi->fh = (uintptr_t)f;
+	uf_inode_open_pin(fs, ino);
 	if (fi->flags & O_DIRECT)
 		fi->direct_io = 1;
-	fuse_reply_open(req, fi);
+	if (fuse_reply_open(req, fi) < 0 && f->pt) {
+		/* Interrupted: the kernel has no such file, so no release. */
+		uf_passthrough_release(fs, ino, f);
+		f->pt = 0;
+	}
 	return 0;
 }
 
@@ -183,8 +195,16 @@ void uf_ll_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 		fuse_reply_err(req, -r);
 		return;
 	}
-	fi->fh = (uintptr_t)uf_file_new(fs, fd, false);
+	struct uf_file *nf = uf_file_new(fs, fd, false);
 	fi->keep_cache = 1;
+	r = uf_passthrough_open(fs, ino, fd, open_flags(fs, fi->flags), fi, nf);
+	if (r < 0) {
+		uf_file_free(fs, nf);
+		uf_inode_forget(fs, ino, 1);
+		fuse_reply_err(req, -r);
+		return;
+	}
+	fi->fh = (uintptr_t)nf;
 	uf_inode_open_pin(fs, ino);
 	struct fuse_entry_param e = {
 		.ino = uf_inode_id(fs, ino),
@@ -195,7 +215,8 @@ void uf_ll_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 	if (fuse_reply_create(req, &e, fi) < 0) {
 		/* The request was interrupted: undo what the kernel won't. */
 		uf_inode_open_unpin(fs, ino);
-		uf_file_free(fs, file_of(fi));
+		uf_passthrough_release(fs, ino, nf);
+		uf_file_free(fs, nf);
 		uf_inode_forget(fs, ino, 1);
 	}
 }
@@ -233,6 +254,7 @@ void uf_ll_release(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 	struct uf_file *f = file_of(fi);
 
 	uf_inode_open_unpin(fs, uf_inode_from_id(fs, id));
+	uf_passthrough_release(fs, uf_inode_from_id(fs, id), f);
 	uf_file_free(fs, f);
 	fuse_reply_err(req, 0);
 }

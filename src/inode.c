@@ -435,6 +435,18 @@ void uf_inode_adopt_upper(struct uf_fs *fs, struct uf_inode *ino, const struct u
 	table_replace_locked(fs, fs->inodes, ino);
 }
 
+int uf_inode_pin_unnamed(struct uf_fs *fs, struct uf_inode *ino, int fd)
+{
+	char path[UF_PROC_FD_MAX];
+	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&fs->inodes_lock);
+
+	ino->unlinked = true;
+	if (ino->pin >= 0)
+		return 0;
+	ino->pin = open(uf_proc_fd(path, fd), O_PATH | O_CLOEXEC);
+	return ino->pin < 0 ? -errno : 0;
+}
+
 void uf_inode_set_unlinked(struct uf_fs *fs, struct uf_inode *ino)
 {
 	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&fs->inodes_lock);
@@ -681,6 +693,20 @@ struct uf_inode *uf_inode_publish_over(struct uf_fs *fs, struct uf_inode *dir, c
 	return cand;
 }
 
+void uf_inode_retire(struct uf_fs *fs, struct uf_inode *ino)
+{
+	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&fs->inodes_lock);
+
+	/* An unshared inode is filed by its name until its copy-up adopts it. */
+	if (g_hash_table_lookup(fs->inodes, &ino->key) == ino)
+		g_hash_table_remove(fs->inodes, ino);
+	else if (ino->unshared && g_hash_table_lookup(fs->unshared, ino) == ino)
+		g_hash_table_remove(fs->unshared, ino);
+	else
+		return;
+	g_hash_table_add(fs->retired, ino);
+}
+
 void uf_inode_count_lookup(struct uf_fs *fs, struct uf_inode *ino)
 {
 	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&fs->inodes_lock);
@@ -711,16 +737,6 @@ struct uf_inode *uf_inode_find_ref(struct uf_fs *fs, struct uf_key *key)
 	if (ino)
 		ino->refs++;
 	return ino;
-}
-
-void uf_inode_retire(struct uf_fs *fs, struct uf_inode *ino)
-{
-	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&fs->inodes_lock);
-
-	if (g_hash_table_lookup(fs->inodes, &ino->key) == ino) {
-		g_hash_table_remove(fs->inodes, &ino->key);
-		g_hash_table_add(fs->retired, ino);
-	}
 }
 
 struct uf_inode *uf_inode_find_lookup(struct uf_fs *fs, struct uf_key *key)

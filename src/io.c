@@ -61,5 +61,9 @@ int uf_io_install(struct uf_fs *fs, struct fuse_session *se)
 	atomic_store(&fs->last_request, g_get_monotonic_time());
 	/* On the fd fuse_session_mount() made: libfuse keeps using it (and
 	 * unmounts and closes it as before); only the calls are ours. */
+#if FUSE_USE_VERSION >= FUSE_MAKE_VERSION(3, 17)
+	return fuse_session_custom_io(se, &io, sizeof(io), fuse_session_fd(se));
+#else
 	return fuse_session_custom_io(se, &io, fuse_session_fd(se));
+#endif
 }

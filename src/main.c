@@ -38,6 +38,9 @@ static void usage(const char *prog)
 	       "    -o ro                  read-only union: every branch is a lower\n"
 	       "    -o timeout=SECONDS     entry and attribute cache timeout (default %g)\n"
 	       "    -o writeback           use the kernel's writeback cache\n"
+	       "    -o passthrough=auto|on|off  FUSE passthrough of reads and writes (libfuse\n"
+	       "                           >= 3.18): auto: upper files and read-only unions;\n"
+	       "                           on: lower files too (old readers keep lower data)\n"
 	       "    -o userxattr           use user.overlay.* xattrs (default for non-root)\n"
 	       "    -o noallow_other       only the mounting user may use the union\n"
 	       "                           (allow_other is the default for root)\n"
@@ -139,7 +142,13 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (cfg.show_version) {
-		printf("unionfuse %s (libfuse %s)\n", UF_VERSION, fuse_pkgversion());
+		/* The library it runs with, and the FUSE protocol that one
+		 * speaks (libfuse prints "using FUSE kernel interface version
+		 * 7.N" and its fusermount3's version). */
+		printf("unionfuse %s (libfuse %s, built with %d.%d)\n", UF_VERSION,
+		       fuse_pkgversion(), FUSE_MAJOR_VERSION, FUSE_MINOR_VERSION);
+		setvbuf(stdout, NULL, _IOLBF, 0); /* before fusermount3's line */
+		fuse_lowlevel_version();
 		ret = 0;
 		goto out;
 	}

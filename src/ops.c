@@ -41,6 +41,9 @@ const struct fuse_lowlevel_ops uf_ll_ops = {
 	.fallocate = uf_ll_fallocate,
 	.lseek = uf_ll_lseek,
 	.copy_file_range = uf_ll_copy_file_range,
+#ifdef UF_HAVE_LL_TMPFILE
+	.tmpfile = uf_ll_tmpfile,
+#endif
 
 	.getxattr = uf_ll_getxattr,
 	.listxattr = uf_ll_listxattr,

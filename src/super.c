@@ -14,6 +14,7 @@
 #include "unionfuse/inode.h"
 #include "unionfuse/modes.h"
 #include "unionfuse/notify.h"
+#include "unionfuse/passthrough.h"
 #include "unionfuse/ops.h"
 #include "unionfuse/super.h"
 #include "unionfuse/util.h"
@@ -195,6 +196,8 @@ int uf_fs_new(const struct uf_config *c, struct uf_fs **ret, char **reterr_msg)
 	r = volatile_check(fs, c->volatile_upper == 1, c->workdir, reterr_msg);
 	if (r < 0)
 		goto fail;
+	if (c->passthrough)
+		fs->pt = uf_passthrough_new(c->passthrough == 2);
 	fs->opt.noacl = c->noacl;
 	fs->opt.noxattrs = c->noxattrs;
 	fs->opt.static_nlink = c->static_nlink;
@@ -285,6 +288,7 @@ void uf_fs_free(struct uf_fs *fs)
 	g_free(fs->xattr_opaque);
 	g_free(fs->xattr_redirect);
 	g_free(fs->xattr_metacopy);
+	uf_passthrough_free(fs);
 	g_mutex_clear(&fs->inodes_lock);
 	g_rw_lock_clear(&fs->rename_lock);
 	g_mutex_clear(&fs->xattr_lock);
@@ -325,6 +329,16 @@ void uf_ll_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
 	/* flock() and POSIX locks stay in the kernel: one host sees the union. */
 	conn->want &= ~(FUSE_CAP_FLOCK_LOCKS | FUSE_CAP_POSIX_LOCKS);
+	uf_debug("FUSE protocol %u.%u (kernel), libfuse %s", conn->proto_major, conn->proto_minor,
+		 fuse_pkgversion());
+	uf_passthrough_init(fs, conn);
+#ifdef UF_HAVE_LL_TMPFILE
+	uf_debug("O_TMPFILE: through the union (tmpfile.c)");
+#else
+	uf_debug("O_TMPFILE: off: libfuse %s has no .tmpfile (EOPNOTSUPP)", fuse_pkgversion());
+#endif
+	/* Not used, docs/design.md says why. */
+	uf_debug("handle_killpriv_v2: off; FUSE over io_uring: off");
 }
 
 void uf_stat_apply_opts(const struct uf_fs *fs, struct stat *st)

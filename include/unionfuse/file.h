@@ -11,6 +11,7 @@ struct uf_file {
 	_Atomic int fd;
 	atomic_bool lower; /* fd is the lower object's (cleared under ->lock) */
 	int old_fd;	   /* ->lock: the lower fd after a switch, closed at release */
+	uint8_t pt;	   /* passthrough.c: how the kernel serves it; immutable */
 };
 
 /* Make a handle for real fd @fd (consumed). The mount keeps track of its

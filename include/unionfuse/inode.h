@@ -108,6 +108,9 @@ void uf_inode_open_unpin(struct uf_fs *fs, struct uf_inode *ino);
  * @last_name, it is about to lose a name that may be its last (then by an
  * fd: a file handle no longer opens an object without names). */
 void uf_inode_keep_pin(struct uf_fs *fs, struct uf_inode *ino, bool last_name);
+/* Pin non-dir @ino, which has no name (an O_TMPFILE), by its open fd @fd.
+ * Returns 0 or -errno. */
+int uf_inode_pin_unnamed(struct uf_fs *fs, struct uf_inode *ino, int fd);
 /* @ino lost its name in the union (it lives on, pinned, while open). */
 void uf_inode_set_unlinked(struct uf_fs *fs, struct uf_inode *ino);
 bool uf_inode_is_unlinked(struct uf_fs *fs, struct uf_inode *ino);
@@ -194,14 +197,16 @@ struct uf_inode *uf_inode_find_lookup(struct uf_fs *fs, struct uf_key *key);
  * caller that does not hand the inode to the kernel. */
 struct uf_inode *uf_inode_find_ref(struct uf_fs *fs, struct uf_key *key);
 
-/* Take directory @ino out of the table (its set of lower parts may have
- * changed): the next lookup builds a new inode, which the kernel sees as a
- * new node. It lives on for the kernel in fs->retired. Takes inodes_lock. */
-void uf_inode_retire(struct uf_fs *fs, struct uf_inode *ino);
-
 /* A broken-off lower hard link @ino was copied up to @upper: from now on it
  * is that upper file, found by its identity. Takes inodes_lock. */
 void uf_inode_adopt_upper(struct uf_fs *fs, struct uf_inode *ino, const struct uf_key *upper);
+
+/* Take @ino out of the table (a dir whose set of lower parts may have
+ * changed, a file whose passthrough backing must change): the next lookup
+ * of its name makes a new inode, which the kernel sees as another node. It
+ * lives on for the kernel in fs->retired until forgotten. Takes
+ * inodes_lock. */
+void uf_inode_retire(struct uf_fs *fs, struct uf_inode *ino);
 
 /* Count one more kernel lookup of @ino (it got another name). */
 void uf_inode_count_lookup(struct uf_fs *fs, struct uf_inode *ino);

@@ -30,6 +30,11 @@ void uf_ll_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name);
 void uf_ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
 		  const char *newname, unsigned int flags);
 
+/* tmpfile.c */
+#ifdef UF_HAVE_LL_TMPFILE
+void uf_ll_tmpfile(fuse_req_t req, fuse_ino_t parent, mode_t mode, struct fuse_file_info *fi);
+#endif
+
 /* file.c */
 void uf_ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void uf_ll_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,

@@ -28,6 +28,7 @@ struct uf_config {
 	 * mount after a crash) or fsync=0 (2, fuse-overlayfs's): no fsync of
 	 * copies, fsync and syncfs through the union do nothing. */
 	int volatile_upper;
+	int passthrough; /* FUSE passthrough: 0 off, 1 auto (default), 2 on (passthrough.c) */
 	/* Options of the kernel overlayfs and fuse-overlayfs (docs/usage.md). */
 	int noacl;	  /* no POSIX ACLs: system.posix_acl_* hidden and refused */
 	int noxattrs;	  /* no xattrs at all through the union */

@@ -158,6 +158,7 @@ struct uf_fs {
 	GHashTable *watches; /* inodes_lock: wd -> GPtrArray of dir inodes */
 
 	GThreadPool *pool; /* worker.c: for requests that may block; NULL with -s */
+	struct uf_passthrough *pt; /* passthrough.c; NULL when not in use */
 	bool writeback;
 	bool posix_acl; /* the kernel sends modes unmasked: apply the umask */
 	bool metacopy;	/* metadata-only copy-up for chmod/chown/utimes/setxattr */
