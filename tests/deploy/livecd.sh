@@ -73,7 +73,9 @@ rm -rf "$ROOTFS"
 img_sum=$(sha256sum <"$IMG")
 L=$UF_TMP/squash
 mkdir "$L"
-mount -t squashfs -o loop,ro "$IMG" "$L" || uf_fail "mount the squashfs image"
+# Each root gets a fresh mount of the image: a squashfs keeps what it
+# decompressed in its own page cache, which would favour the second run.
+mount_image() { mount -t squashfs -o loop,ro "$IMG" "$L" || uf_fail "mount the squashfs image"; }
 
 # --- a tiny local package
 P=$UF_TMP/pkg
@@ -134,6 +136,7 @@ live_session() {
 # --- unionfuse, as an initramfs would mount the root
 R=$UF_TMP/root-uf
 mkdir "$R"
+mount_image
 if uf_mount "$BIN" "$L" "$R" -o tmpupper,suid,dev,allow_other; then
 	opts=$(findmnt -n -o OPTIONS "$R")
 	uf_check_eq "suid and dev are on (an initramfs root)" "" "$(printf '%s\n' "$opts" | tr , '\n' | grep -x -e nosuid -e nodev)"
@@ -145,11 +148,13 @@ if uf_mount "$BIN" "$L" "$R" -o tmpupper,suid,dev,allow_other; then
 	for _ in $(seq 100); do [ -d "/proc/$pid" ] || break; sleep 0.05; done
 	uf_check_eq "the daemon is gone, and with it the upper" "gone" "$([ -d "/proc/$pid" ] || echo gone)"
 fi
+umount "$L"
 
 # --- the same on the kernel overlayfs
 K=$UF_TMP/root-ovl
 T=$UF_TMP/ovl-tmpfs
 mkdir "$K" "$T"
+mount_image
 mount -t tmpfs -o mode=0755 tmpfs "$T" && mkdir "$T/u" "$T/w" &&
 	mount -t overlay overlay -o "lowerdir=$L,upperdir=$T/u,workdir=$T/w" "$K" ||
 	uf_fail "mount the kernel overlay"
