@@ -223,6 +223,11 @@ void uf_ll_getxattr(fuse_req_t req, fuse_ino_t id, const char *name, size_t size
 	g_autofree char *buf = size ? g_malloc(size) : NULL;
 	g_autofree char *disk = uf_xattr_to_disk(fs->xattr_prefix, name);
 	ssize_t n = strlen(disk) > XATTR_NAME_MAX ? -ENODATA : uf_xget(&o, disk, buf, size);
+	/* A branch without ACLs (squashfs) has no ACL, as overlayfs says: the
+	 * kernel turns any error but ENODATA here into the error of every
+	 * permission check by a caller who is not the owner. */
+	if (n == -EOPNOTSUPP && is_acl_xattr(name))
+		n = -ENODATA;
 	/* A miss: if the object has no xattrs at all, remember that (under
 	 * the lock that xattr changes hold, so none slips in between). */
 	if (n == -ENODATA) {
