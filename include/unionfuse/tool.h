@@ -37,6 +37,12 @@ int uf_tool_open_stack(const char *tool, const char *spec, bool userxattr, struc
 /* "@dir/@name", or @name when @dir is "" (the root). A new string. */
 char *uf_tool_join(const char *dir, const char *name);
 
+/* The lower path a redirect @rd leads to, of an entry whose own lower path
+ * is @lpath (NULL: nothing below its parent): an absolute one from the
+ * lowers' root, a relative one an entry of the same parent (NULL when there
+ * is none). A new string. */
+char *uf_tool_redirect_source(const char *lpath, const char *rd);
+
 /* Print @s as it is, or in double quotes with C escapes when it holds a
  * control character, '"' or '\\' (a name from a branch may hold '\n'). */
 void uf_tool_print_quoted(FILE *f, const char *s);

@@ -27,6 +27,18 @@ char *uf_tool_join(const char *dir, const char *name)
 	return *dir ? g_strconcat(dir, "/", name, NULL) : g_strdup(name);
 }
 
+char *uf_tool_redirect_source(const char *lpath, const char *rd)
+{
+	if (rd[0] == '/')
+		return g_strdup(rd + 1);
+	if (!lpath)
+		return NULL;
+	const char *slash = strrchr(lpath, '/');
+	if (!slash)
+		return g_strdup(rd);
+	return g_strdup_printf("%.*s/%s", (int)(slash - lpath), lpath, rd);
+}
+
 void uf_tool_print_quoted(FILE *f, const char *s)
 {
 	bool plain = true;

@@ -215,21 +215,6 @@ static char *compare(struct diff *d, const char *path, int ufd, const struct sta
 	return g_strjoinv(",", (char **)what->pdata);
 }
 
-/* The lower path a redirect @rd leads to, of an entry whose own lower path
- * is @lpath (NULL: nothing below its parent). A relative one names an
- * entry of the same parent; NULL when there is none. */
-static char *redirect_source(const char *lpath, const char *rd)
-{
-	if (rd[0] == '/')
-		return g_strdup(rd + 1);
-	if (!lpath)
-		return NULL;
-	const char *slash = strrchr(lpath, '/');
-	if (!slash)
-		return g_strdup(rd);
-	return g_strdup_printf("%.*s/%s", (int)(slash - lpath), lpath, rd);
-}
-
 static void walk(struct diff *d, int dfd, const char *upath, const char *lpath, int depth);
 
 /* What the lowers show at @lpath (none when @lpath is NULL). */
@@ -274,7 +259,7 @@ static void one_dir(struct diff *d, int dfd, const char *name, const char *path,
 		return walk(d, fd, path, NULL, depth + 1);
 	}
 	if (rd) {
-		from = redirect_source(lpath, rd);
+		from = uf_tool_redirect_source(lpath, rd);
 		r = lookup(d, from, &src);
 		if (r < 0)
 			return fail(d, path, r);
@@ -317,7 +302,7 @@ static void one_file(struct diff *d, int dfd, const char *name, const struct sta
 	 * writes one (redirect.c). */
 	ssize_t n = mc ? lgetxattr(at, d->s->fmt.redirect, rbuf, sizeof(rbuf) - 1) : -1;
 	if (n > 0 && uf_redirect_parse(rbuf, n, d->s->fmt.name_max, &rd) == 0)
-		from = redirect_source(lpath, rd);
+		from = uf_tool_redirect_source(lpath, rd);
 	r = lookup(d, from ? from : lpath, &lo);
 	if (r < 0)
 		return fail(d, path, r);
