@@ -106,8 +106,8 @@ static void close_all(int *fds, unsigned n)
 /* One component @comp below the dirs @cur (one per lower, -1 where the
  * path has no dir): fills @next with the dirs found and *ret with the top
  * object. Returns 0 or -errno. */
-static int lookup_component(const struct uf_stack *s, const int *cur, const char *comp,
-			    int *next, struct uf_stack_obj *ret)
+static int lookup_component(const struct uf_stack *s, const int *cur, const char *comp, int *next,
+			    struct uf_stack_obj *ret)
 {
 	g_autofree char *name = g_strdup(comp);
 	g_autofree char *abs = NULL; /* an absolute redirect, for the layers below */

@@ -155,7 +155,8 @@ static void check_dir(struct check *c, int dfd, const char *name, const char *pa
 		return walk(c, fd, path, NULL, depth + 1);
 	int r = uf_layer_dir_get_redirect(&c->s->fmt, fd, &rd);
 	if (r == -EINVAL || r == -EACCES || r == -ENAMETOOLONG) {
-		g_autofree char *what = g_strdup_printf("invalid overlay.redirect (%s)", g_strerror(-r));
+		g_autofree char *what =
+		    g_strdup_printf("invalid overlay.redirect (%s)", g_strerror(-r));
 		problem(c, "redirect-invalid", path, what, fix_opaque, dfd, name, "made opaque");
 		return walk(c, fd, path, NULL, depth + 1);
 	}
@@ -248,8 +249,8 @@ static void walk(struct check *c, int dfd, const char *upath, const char *lpath,
 			continue;
 		}
 		if (g_str_has_prefix(name, UF_TMP_PREFIX)) {
-			problem(c, "temporary", path, "left by a daemon that died", fix_remove,
-				dfd, name, "removed");
+			problem(c, "temporary", path, "left by a daemon that died", fix_remove, dfd,
+				name, "removed");
 			continue;
 		}
 		enum uf_wh_name k = uf_wh_name_parse(name, NULL);
@@ -343,11 +344,12 @@ int uf_tool_check(int argc, char **argv)
 		if (e == EWOULDBLOCK && fstat(s.upper_fd, &st) == 0)
 			who = uf_lock_holders(st.st_dev, st.st_ino, false);
 		if (e == EWOULDBLOCK)
-			fprintf(stderr, "unionfuse check: upper '%s' is in use by %s: unmount it first\n",
+			fprintf(stderr,
+				"unionfuse check: upper '%s' is in use by %s: unmount it first\n",
 				s.upper_path, who ? who : "another process");
 		else
-			fprintf(stderr, "unionfuse check: cannot lock upper '%s': %s\n", s.upper_path,
-				g_strerror(e));
+			fprintf(stderr, "unionfuse check: cannot lock upper '%s': %s\n",
+				s.upper_path, g_strerror(e));
 		uf_stack_done(&s);
 		return EXIT_OPERATIONAL;
 	}

@@ -228,8 +228,8 @@ static int lookup(struct diff *d, const char *lpath, struct uf_stack_obj *ret)
 
 /* Upper directory @name of @dfd at union path @path; @lpath is the lower
  * path of that name (NULL: nothing below). @path "" is the root. */
-static void one_dir(struct diff *d, int dfd, const char *name, const char *path,
-		    const char *lpath, int depth)
+static void one_dir(struct diff *d, int dfd, const char *name, const char *path, const char *lpath,
+		    int depth)
 {
 	_cleanup_close_ int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	_cleanup_close_ int pfd = -1;
