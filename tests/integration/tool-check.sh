@@ -38,7 +38,11 @@ case $out in
 *) uf_fail "says who uses the upper" "actual: $out" ;;
 esac
 uf_check_out "--repair refused while mounted too" "8" sh -c "'$BIN' check --repair '$L:$U' >/dev/null 2>&1; echo \$?"
+pid=$(uf_daemon_pid "$M")
 uf_umount "$M"
+# The daemon drops the upper's lock when it exits, which may be a while
+# after the unmount on a loaded machine; check waits 5 s only.
+for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 uf_check_out "the session's upper is clean: exit 0, no output" "" "$BIN" check "$L:$U"
 
 # --- planted damage
