@@ -4,7 +4,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "unionfuse/format.h"
+#include "unionfuse/layer/format.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

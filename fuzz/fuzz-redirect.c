@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "unionfuse/format.h"
+#include "unionfuse/layer/format.h"
 
 static void check_name(const char *s, size_t n, unsigned name_max)
 {

@@ -1,69 +1,55 @@
-/* The on-disk format shared with the kernel overlayfs: whiteouts (char 0/0),
- * the opaque and redirect xattrs, and the aufs/OCI ".wh." forms we read. */
+/* The daemon's side of the on-disk format (unionfuse/layer/whiteout.h):
+ * the layer library's calls with the names and limits of this union's
+ * struct uf_fs filled in. */
 #pragma once
 
-#include <stdbool.h>
-#include <string.h>
-#include <sys/stat.h>
-
-#include "unionfuse/format.h"
+#include "unionfuse/layer/whiteout.h"
 #include "unionfuse/types.h"
 
-#define UF_WH_PREFIX ".wh."
-#define UF_WH_PREFIX_LEN 4
-#define UF_WH_OPAQUE ".wh..wh..opq"
-#define UF_WH_META_PREFIX ".wh..wh." /* aufs internal names */
-
-static inline bool uf_is_whiteout(const struct stat *st)
+/* @fs's xattr names and NAME_MAX, for the layer library; valid while @fs is. */
+static inline struct uf_layer_fmt uf_fs_layer_fmt(const struct uf_fs *fs)
 {
-	return uf_format_is_whiteout(st);
+	return (struct uf_layer_fmt){
+		.prefix = fs->xattr_prefix,
+		.opaque = fs->xattr_opaque,
+		.redirect = fs->xattr_redirect,
+		.metacopy = fs->xattr_metacopy,
+		.name_max = fs->name_max,
+	};
 }
 
-/* Is @name one of the aufs/OCI special names (".wh.*")? Those are format,
- * never shown and never created through the mount. */
-static inline bool uf_is_wh_name(const char *name)
+static inline bool uf_dir_is_opaque(const struct uf_fs *fs, int dirfd)
 {
-	return strncmp(name, UF_WH_PREFIX, UF_WH_PREFIX_LEN) == 0;
+	struct uf_layer_fmt f = uf_fs_layer_fmt(fs);
+	return uf_layer_dir_is_opaque(&f, dirfd);
 }
 
-/* Is @name hidden in the branch below @dirfd by an aufs ".wh.NAME" regular
- * file (no other type counts)? Returns true or false; errors count as "no". */
-bool uf_has_aufs_whiteout(int dirfd, const char *name);
+static inline int uf_dir_get_redirect(const struct uf_fs *fs, int dirfd, char **ret)
+{
+	struct uf_layer_fmt f = uf_fs_layer_fmt(fs);
+	return uf_layer_dir_get_redirect(&f, dirfd, ret);
+}
 
-/* Is the directory @dirfd (O_RDONLY) opaque, by an xattr of "y" or a
- * ".wh..wh..opq" regular file? */
-bool uf_dir_is_opaque(const struct uf_fs *fs, int dirfd);
+static inline int uf_file_get_metacopy(const struct uf_fs *fs, const char *path)
+{
+	struct uf_layer_fmt f = uf_fs_layer_fmt(fs);
+	return uf_layer_file_get_metacopy(&f, path);
+}
 
-/* Read and check the redirect xattr of directory @dirfd, of any length up
- * to UF_REDIRECT_MAX. Returns 0 and a new string in *ret (NULL when there is
- * none), uf_redirect_parse()'s -EINVAL, -EACCES or -ENAMETOOLONG for an
- * invalid value, or another -errno when it cannot be read. */
-int uf_dir_get_redirect(const struct uf_fs *fs, int dirfd, char **ret);
+static inline int uf_dir_set_opaque(const struct uf_fs *fs, int dirfd)
+{
+	struct uf_layer_fmt f = uf_fs_layer_fmt(fs);
+	return uf_layer_dir_set_opaque(&f, dirfd);
+}
 
-/* Is the file at @path (not followed) a metadata-only copy? Returns 1, 0,
- * -EIO for an invalid overlay.metacopy value (as the kernel), or -errno. */
-int uf_file_get_metacopy(const struct uf_fs *fs, const char *path);
+static inline int uf_dir_set_redirect(const struct uf_fs *fs, int dirfd, const char *path)
+{
+	struct uf_layer_fmt f = uf_fs_layer_fmt(fs);
+	return uf_layer_dir_set_redirect(&f, dirfd, path);
+}
 
-int uf_dir_set_opaque(const struct uf_fs *fs, int dirfd);
-int uf_dir_set_redirect(const struct uf_fs *fs, int dirfd, const char *path);
-
-/* Create a whiteout @name in upper dir @dirfd. Returns 0 or -errno. */
-int uf_whiteout_create(const struct uf_fs *fs, int dirfd, const char *name);
-
-/* The format's own xattrs are those under @prefix, the namespace in use
- * ("trusted.overlay." as root, else "user.overlay."); the other namespace's
- * overlay.* names are ordinary data. A user's own name under @prefix (a
- * nested overlay's, say) is stored escaped as "<prefix>overlay.*", as the
- * kernel does since 6.7. */
-#define UF_XATTR_ESCAPE "overlay."
-#define UF_XATTR_ESCAPE_LEN 8
-
-/* Is on-disk @name one of the format's own, never shown nor copied up? */
-bool uf_is_private_xattr(const char *prefix, const char *name);
-
-/* The on-disk name of the xattr a user calls @name (a new string). */
-char *uf_xattr_to_disk(const char *prefix, const char *name);
-
-/* The name a user sees for on-disk @name (a new string), or NULL when it is
- * private. */
-char *uf_xattr_from_disk(const char *prefix, const char *name);
+static inline int uf_whiteout_create(const struct uf_fs *fs, int dirfd, const char *name)
+{
+	(void)fs;
+	return uf_layer_whiteout_create(dirfd, name);
+}

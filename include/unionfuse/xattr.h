@@ -1,30 +1,15 @@
-/* Extended attributes of real objects, and the union's xattr handlers. */
+/* Extended attributes of real objects, and the union's xattr handlers. The
+ * primitives are the layer library's (unionfuse/layer/xattr.h). */
 #pragma once
 
-#include <stdbool.h>
-#include <sys/types.h>
-
+#include "unionfuse/layer/xattr.h"
 #include "unionfuse/types.h"
-
-/* A real object whose xattrs we touch: by fd with the f*xattr() calls when
- * fd >= 0, else by path: followed (a /proc/self/fd/N link) when @follow, else
- * naming the object itself (/proc/self/fd/DIRFD/NAME) for the l*xattr() calls. */
-struct uf_xobj {
-	int fd;
-	const char *path;
-	bool follow;
-};
-
-ssize_t uf_xlist(const struct uf_xobj *o, char *buf, size_t size);
-ssize_t uf_xget(const struct uf_xobj *o, const char *name, void *buf, size_t size);
-int uf_xset(const struct uf_xobj *o, const char *name, const void *val, size_t size, int flags);
-int uf_xremove(const struct uf_xobj *o, const char *name);
-
-/* "/proc/self/fd/DIRFD/NAME": a path to @name under @dirfd for the calls
- * that have no *at() form. */
-char *uf_at_path(int dirfd, const char *name);
 
 /* Copy every xattr but the format's private ones from @src to @dst.
  * Security labels and ACLs the destination refuses are skipped.
  * Returns 0 or -errno. */
-int uf_copy_xattrs(const struct uf_fs *fs, const struct uf_xobj *src, const struct uf_xobj *dst);
+static inline int uf_copy_xattrs(const struct uf_fs *fs, const struct uf_xobj *src,
+				 const struct uf_xobj *dst)
+{
+	return uf_layer_copy_xattrs(fs->xattr_prefix, src, dst);
+}

@@ -7,6 +7,9 @@
 
 static const struct uf_tool tools[] = {
 	{ "lock", "run a command while no mount uses a branch (unionfuse-lock(8))", uf_tool_lock },
+	{ "diff", "what an upper changes in the union (unionfuse-diff(8))", uf_tool_diff },
+	{ "check", "find (and --repair) what a crash or a hand edit left (unionfuse-check(8))",
+	  uf_tool_check },
 };
 
 const struct uf_tool *uf_tool_find(const char *word)

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "unionfuse/format.h"
+#include "unionfuse/layer/format.h"
 
 /* A value with a length, so that embedded NULs can be written: "a\0b". */
 #define V(s) s, sizeof(s) - 1

@@ -3,7 +3,7 @@
  * ".wh." names. Every value comes from a branch that an untrusted user may
  * have written, so each parser checks all of it and returns what it found
  * in a form the daemon can use without further checks. Pure functions: no
- * I/O, no FUSE, no global state (this moves into the format library). */
+ * I/O, no FUSE, no global state (part of the layer library). */
 #pragma once
 
 #include <stdbool.h>

@@ -8,7 +8,7 @@
 #include <glib.h>
 #include <string.h>
 
-#include "unionfuse/format.h"
+#include "unionfuse/layer/format.h"
 
 /* Check the name @s of @n bytes found between two '/' of a redirect. */
 static int check_component(const char *s, size_t n, unsigned name_max)

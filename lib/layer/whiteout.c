@@ -7,9 +7,25 @@
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 
-#include "unionfuse/format.h"
+#include "unionfuse/layer/format.h"
+#include "unionfuse/layer/whiteout.h"
 #include "unionfuse/util.h"
-#include "unionfuse/whiteout.h"
+
+const struct uf_layer_fmt uf_layer_fmt_trusted = {
+	.prefix = "trusted.overlay.",
+	.opaque = "trusted.overlay.opaque",
+	.redirect = "trusted.overlay.redirect",
+	.metacopy = "trusted.overlay.metacopy",
+	.name_max = 255,
+};
+
+const struct uf_layer_fmt uf_layer_fmt_user = {
+	.prefix = "user.overlay.",
+	.opaque = "user.overlay.opaque",
+	.redirect = "user.overlay.redirect",
+	.metacopy = "user.overlay.metacopy",
+	.name_max = 255,
+};
 
 bool uf_has_aufs_whiteout(int dirfd, const char *name)
 {
@@ -20,12 +36,12 @@ bool uf_has_aufs_whiteout(int dirfd, const char *name)
 	return fstatat(dirfd, wh, &st, AT_SYMLINK_NOFOLLOW) == 0 && uf_format_is_aufs_whiteout(&st);
 }
 
-bool uf_dir_is_opaque(const struct uf_fs *fs, int dirfd)
+bool uf_layer_dir_is_opaque(const struct uf_layer_fmt *f, int dirfd)
 {
 	char v[2];
 	struct stat st;
 	/* Two bytes: a longer value shows as such, and is not opaque. */
-	ssize_t n = fgetxattr(dirfd, fs->xattr_opaque, v, sizeof(v));
+	ssize_t n = fgetxattr(dirfd, f->opaque, v, sizeof(v));
 
 	/* Only "y": since Linux 6.7 "x" marks a dir holding xwhiteouts, which
 	 * is merged as usual. */
@@ -62,25 +78,25 @@ static ssize_t read_xattr(int fd, const char *name, size_t small, char **ret)
 	return n;
 }
 
-int uf_dir_get_redirect(const struct uf_fs *fs, int dirfd, char **ret)
+int uf_layer_dir_get_redirect(const struct uf_layer_fmt *f, int dirfd, char **ret)
 {
 	g_autofree char *buf = NULL;
 	/* 256: the kernel's default redirect_max for what it writes. */
-	ssize_t n = read_xattr(dirfd, fs->xattr_redirect, 256, &buf);
+	ssize_t n = read_xattr(dirfd, f->redirect, 256, &buf);
 
 	*ret = NULL;
 	if (n == -ENODATA || n == -ENOTSUP)
 		return 0;
 	if (n < 0)
 		return n;
-	return uf_redirect_parse(buf, n, fs->name_max, ret);
+	return uf_redirect_parse(buf, n, f->name_max, ret);
 }
 
-int uf_file_get_metacopy(const struct uf_fs *fs, const char *path)
+int uf_layer_file_get_metacopy(const struct uf_layer_fmt *f, const char *path)
 {
 	char v[UF_METACOPY_MAX + 1];
 	/* One byte more than the largest valid value, to see a longer one. */
-	ssize_t n = lgetxattr(path, fs->xattr_metacopy, v, sizeof(v));
+	ssize_t n = lgetxattr(path, f->metacopy, v, sizeof(v));
 
 	if (n < 0) {
 		if (errno == ENODATA || errno == ENOTSUP)
@@ -90,19 +106,18 @@ int uf_file_get_metacopy(const struct uf_fs *fs, const char *path)
 	return uf_metacopy_parse(v, n, NULL) < 0 ? -EIO : 1;
 }
 
-int uf_dir_set_opaque(const struct uf_fs *fs, int dirfd)
+int uf_layer_dir_set_opaque(const struct uf_layer_fmt *f, int dirfd)
 {
-	return uf_neg_errno(fsetxattr(dirfd, fs->xattr_opaque, "y", 1, 0));
+	return uf_neg_errno(fsetxattr(dirfd, f->opaque, "y", 1, 0));
 }
 
-int uf_dir_set_redirect(const struct uf_fs *fs, int dirfd, const char *path)
+int uf_layer_dir_set_redirect(const struct uf_layer_fmt *f, int dirfd, const char *path)
 {
-	return uf_neg_errno(fsetxattr(dirfd, fs->xattr_redirect, path, strlen(path), 0));
+	return uf_neg_errno(fsetxattr(dirfd, f->redirect, path, strlen(path), 0));
 }
 
-int uf_whiteout_create(const struct uf_fs *fs, int dirfd, const char *name)
+int uf_layer_whiteout_create(int dirfd, const char *name)
 {
-	(void)fs;
 	int r = uf_neg_errno(mknodat(dirfd, name, S_IFCHR | 0000, makedev(0, 0)));
 	if (r != -EPERM)
 		return r;

@@ -1,14 +1,15 @@
 /* Temporary names in the upper branch (temp.h says what for). */
 #include <dirent.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
-#include "unionfuse/temp.h"
+#include "unionfuse/layer/temp.h"
+#include "unionfuse/layer/whiteout.h"
 #include "unionfuse/util.h"
-#include "unionfuse/whiteout.h"
 
 static atomic_uint tmp_counter;
 
@@ -140,11 +141,11 @@ void uf_tmp_reap(int dirfd, const char *name)
 	uf_remove_tree(dirfd, name);
 }
 
-void uf_tmp_cleanup(struct uf_fs *fs)
+void uf_tmp_reap_dir(int workfd)
 {
-	if (fs->work_fd < 0)
+	if (workfd < 0)
 		return;
-	int fd = openat(fs->work_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd = openat(workfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return;
 	DIR *d = fdopendir(fd);
@@ -158,7 +159,7 @@ void uf_tmp_cleanup(struct uf_fs *fs)
 	closedir(d);
 }
 
-int uf_dir_replace_empty(const struct uf_fs *fs, int dirfd, const char *name)
+int uf_layer_dir_replace_empty(const struct uf_layer_fmt *f, int dirfd, const char *name)
 {
 	char tmp[UF_TMP_NAME_MAX];
 	struct stat st, tst;
@@ -179,7 +180,7 @@ int uf_dir_replace_empty(const struct uf_fs *fs, int dirfd, const char *name)
 	if (r == 0)
 		r = uf_neg_errno(fchmod(fd, st.st_mode & 07777));
 	if (r == 0)
-		r = uf_dir_set_opaque(fs, fd);
+		r = uf_layer_dir_set_opaque(f, fd);
 	if (r == 0)
 		r = uf_neg_errno(renameat2(dirfd, tmp, dirfd, name, RENAME_EXCHANGE));
 	/* Either way what is under the temporary name now goes: the new dir
