@@ -14,7 +14,7 @@
 # the one after it (after it when the call returned), never a mix: no
 # deleted file back, a renamed dir under exactly one name with all of its
 # content, a whole copy or none.  See helpers/crashrun.py.
-# UF_CRASH_SEED=N repeats a run; UF_CRASH_ROUNDS=N (default 14: more than
+# UF_CRASH_SEED=N repeats a run; UF_CRASH_ROUNDS=N (default 18: well over
 # 100 kill points) runs longer.
 # Usage: crash-ops.sh UNIONFUSE-BINARY
 set -u
@@ -40,7 +40,7 @@ M=$UF_TMP/mnt
 read -r -a TYPES <<<"$(crashrun types)"
 for t in "${TYPES[@]}"; do mkdir -p "$L0/$t" "$L1/$t" "$U/$t" "$M/$t"; done
 SEED=${UF_CRASH_SEED:-$(( $(date +%s) % 100000 ))}
-ROUNDS=${UF_CRASH_ROUNDS:-14}
+ROUNDS=${UF_CRASH_ROUNDS:-18}
 N=${UF_CRASH_TARGETS:-100}
 uf_log "seed $SEED (rerun with UF_CRASH_SEED=$SEED), $ROUNDS rounds of ${#TYPES[@]} loops of $N targets"
 
