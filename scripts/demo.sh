@@ -4,7 +4,8 @@
 # Unmount with: fusermount3 -u demo/mnt
 set -e
 top="$(cd "$(dirname "$0")/.." && pwd)"
-"$top/scripts/deps.sh"
+# Only what the demo needs (the test command installs the rest).
+UF_PACKAGES="gcc meson ninja-build pkg-config libfuse3-dev libglib2.0-dev fuse3" "$top/scripts/deps.sh"
 "$top/scripts/build.sh" src/unionfuse
 
 demo="$top/demo"
