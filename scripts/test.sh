@@ -16,6 +16,10 @@ set -e
 top="$(cd "$(dirname "$0")/.." && pwd)"
 which="${UF_LIBFUSE:-system bundled}"
 base="${UF_BUILD_DIR:-build}"
+# The tests must be built even where the demo configured build/ first
+# (without Check): -Dtests=enabled reconfigures it.
+UF_MESON_ARGS="${UF_MESON_ARGS:+$UF_MESON_ARGS }-Dtests=enabled"
+export UF_MESON_ARGS
 "$top/scripts/deps.sh"
 cd "$top"
 rc=0
