@@ -3,6 +3,8 @@
  * is a mount. A branch list that is just a tool's name is written ./WORD. */
 #pragma once
 
+#include <glib.h>
+
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -33,6 +35,10 @@ int uf_tool_check(int argc, char **argv);
  * 0, or -errno after one line "unionfuse TOOL: ..." on stderr. The caller
  * calls uf_stack_done() either way. */
 int uf_tool_open_stack(const char *tool, const char *spec, bool userxattr, struct uf_stack *s);
+
+/* The names in directory @dfd but "." and "..", sorted by @cmp (strcmp
+ * on the names when NULL), in a new array in *ret. Returns 0 or -errno. */
+int uf_tool_list_dir(int dfd, GCompareFunc cmp, GPtrArray **ret);
 
 /* "@dir/@name", or @name when @dir is "" (the root). A new string. */
 char *uf_tool_join(const char *dir, const char *name);

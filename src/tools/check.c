@@ -21,7 +21,6 @@
  * on its upper (super.c); this takes it too, for its whole run. Exit status
  * as fsck(8), or'ed: 0 clean, 1 problems corrected, 4 problems left,
  * 8 operational error, 16 usage. */
-#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -213,30 +212,15 @@ static void check_file(struct check *c, int dfd, const char *name, const char *p
 			NULL);
 }
 
-static int cmp_names(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static void walk(struct check *c, int dfd, const char *upath, const char *lpath, int depth)
 {
-	g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
-	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *dir = fd < 0 ? NULL : fdopendir(fd);
-	struct dirent *de;
+	g_autoptr(GPtrArray) names = NULL;
 
 	if (depth > CHECK_DEPTH_MAX)
 		return oops(c, upath, -ELOOP);
-	if (!dir) {
-		if (fd >= 0)
-			close(fd);
-		return oops(c, upath, -errno);
-	}
-	while ((de = readdir(dir)))
-		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-			g_ptr_array_add(names, g_strdup(de->d_name));
-	closedir(dir);
-	g_ptr_array_sort(names, cmp_names);
+	int r = uf_tool_list_dir(dfd, NULL, &names);
+	if (r < 0)
+		return oops(c, upath, r);
 
 	for (guint i = 0; i < names->len; i++) {
 		const char *name = names->pdata[i];

@@ -1,5 +1,7 @@
 /* What the layer tools (diff, check) share: opening the branch stack named
  * on the command line, paths inside a branch, and printing hostile names. */
+#include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -20,6 +22,33 @@ int uf_tool_open_stack(const char *tool, const char *spec, bool userxattr, struc
 	if (r < 0)
 		fprintf(stderr, "unionfuse %s: %s\n", tool, err);
 	return r;
+}
+
+static int cmp_names(gconstpointer a, gconstpointer b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int uf_tool_list_dir(int dfd, GCompareFunc cmp, GPtrArray **ret)
+{
+	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *dir = fd < 0 ? NULL : fdopendir(fd);
+	struct dirent *de;
+
+	if (!dir) {
+		int r = -errno;
+		if (fd >= 0)
+			close(fd);
+		return r;
+	}
+	GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
+	while ((de = readdir(dir)))
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			g_ptr_array_add(names, g_strdup(de->d_name));
+	closedir(dir);
+	g_ptr_array_sort(names, cmp ? cmp : cmp_names);
+	*ret = names;
+	return 0;
 }
 
 char *uf_tool_join(const char *dir, const char *name)

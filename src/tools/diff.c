@@ -13,7 +13,6 @@
  *
  * Directory times are not compared: they change with every entry. Exit
  * status as diff(1): 0 no change, 1 changes, 2 trouble. */
-#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -323,23 +322,13 @@ static void one_file(struct diff *d, int dfd, const char *name, const struct sta
  * path merged there, NULL when nothing is. */
 static void walk(struct diff *d, int dfd, const char *upath, const char *lpath, int depth)
 {
-	g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
-	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *dir = fd < 0 ? NULL : fdopendir(fd);
-	struct dirent *de;
+	g_autoptr(GPtrArray) names = NULL;
 
 	if (depth > DIFF_DEPTH_MAX)
 		return fail(d, upath, -ELOOP);
-	if (!dir) {
-		if (fd >= 0)
-			close(fd);
-		return fail(d, upath, -errno);
-	}
-	while ((de = readdir(dir)))
-		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-			g_ptr_array_add(names, g_strdup(de->d_name));
-	closedir(dir);
-	g_ptr_array_sort(names, cmp_entries);
+	int r = uf_tool_list_dir(dfd, cmp_entries, &names);
+	if (r < 0)
+		return fail(d, upath, r);
 
 	for (guint i = 0; i < names->len; i++) {
 		const char *name = names->pdata[i], *target = NULL;
