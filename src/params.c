@@ -435,6 +435,10 @@ static int finish_branches(struct parse_state *s, char **reterr_msg)
 			*reterr_msg = g_strdup("give exactly one MOUNTPOINT with -o lowerdir=");
 			return -EINVAL;
 		}
+		if (s->upperdir && !*s->upperdir) {
+			*reterr_msg = g_strdup("-o upperdir= is empty");
+			return -EINVAL;
+		}
 		g_autoptr(GPtrArray) lowers = NULL;
 		r = uf_params_split(s->lowerdir, &lowers, reterr_msg);
 		if (r < 0)

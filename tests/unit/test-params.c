@@ -179,6 +179,8 @@ static const struct parse_case parse_cases[] = {
 	  .branches = { "A:1", "B" }, .mountpoint = "/mnt" },
 	{ .argv = { "unionfuse", "-o", "lowerdir=A::B", "/mnt" }, .r = -EINVAL },
 	{ .argv = { "unionfuse", "-o", "upperdir=U,workdir=W", "/mnt" }, .r = -EINVAL },
+	/* Found by fuzz-params: an empty upperdir= became an empty branch. */
+	{ .argv = { "unionfuse", "-o", "lowerdir=/a:/b,upperdir=,workdir=/w", "/mnt" }, .r = -EINVAL },
 	/* mount(8) style: SOURCE MOUNTPOINT -o ...; the source is ignored. */
 	{ .argv = { "unionfuse", "overlay", "/mnt", "-o", "lowerdir=A,upperdir=U,workdir=W" },
 	  .branches = { "U", "A" }, .mountpoint = "/mnt", .workdir = "W", .flags = F_UPPER },
