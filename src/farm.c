@@ -35,9 +35,15 @@ bool uf_farm_wanted(const struct uf_config *c)
 {
 	if (!c->has_upper || c->tmpupper || c->branches->len < 1)
 		return false;
+	/* A %n not escaped as %%n. template_dir() then checks the rest. */
 	const char *up = c->branches->pdata[0];
-	size_t n = strlen(up);
-	return n >= 2 && strcmp(up + n - 2, "%n") == 0 && (n == 2 || up[n - 3] == '/');
+	for (const char *p = up; *p; p++) {
+		if (p[0] == '%' && p[1] == '%')
+			p++;
+		else if (p[0] == '%' && p[1] == 'n')
+			return true;
+	}
+	return false;
 }
 
 bool uf_farm_name_valid(const char *name)

@@ -12,7 +12,7 @@
 #include "unionfuse/params.h"
 #include "unionfuse/types.h"
 
-/* Does @c ask for a farm (an upper path whose last component is %n)? */
+/* Does @c ask for a farm (an upper path with %n in it, not as %%n)? */
 bool uf_farm_wanted(const struct uf_config *c);
 
 /* Build the farm for @c: its base union in *ret (fs->farm set), to be used
