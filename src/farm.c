@@ -327,6 +327,8 @@ int uf_farm_lookup_root(struct uf_farm *farm, const char *name, struct uf_sandbo
 {
 	struct stat st;
 
+	if (strlen(name) > 255)
+		return -ENAMETOOLONG;
 	if (!uf_farm_name_valid(name))
 		return -ENOENT;
 	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&farm->lock);
