@@ -15,6 +15,7 @@
  * farm root), which makes the kernel forget what nobody uses. */
 #include <dirent.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
@@ -434,6 +435,10 @@ static void farm_scan(struct uf_farm *farm)
 		uf_debug("farm: sandbox '%s' idle: dropped", sb->name);
 		sandbox_free(sb);
 	}
+	/* A farm's memory goes up and down with its sandboxes: give what they
+	 * held back to the system (glibc keeps freed heap otherwise). */
+	if (drop->len)
+		malloc_trim(0);
 }
 
 static gpointer farm_thread(gpointer data)

@@ -226,8 +226,10 @@ int uf_fs_new(const struct uf_config *c, struct uf_fs **ret, char **reterr_msg)
 	fs->opt.squash_gid = c->squash_gid;
 	uf_modes_init(fs);
 	fs->inotify_fd = fs->notify_stop_fd = -1;
-	/* A farm's lowers are locked shared and do not change (farm.c). */
-	bool watching = c->farm ? true : uf_notify_init(fs) == 0;
+	/* A farm's lowers are locked shared and do not change: no inotify per
+	 * sandbox (1,000 of them would pass fs.inotify.max_user_instances).
+	 * With -o nolock they may: short timeouts then. */
+	bool watching = c->farm ? !c->nolock : uf_notify_init(fs) == 0;
 	fs->sandbox = c->farm == 2;
 	/* Watched lowers let the kernel cache for long, as with overlayfs. */
 	fs->timeout_set = c->timeout_set;
