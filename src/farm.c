@@ -398,7 +398,7 @@ static bool busy(struct uf_fs *fs, int64_t now, int64_t idle)
 static void farm_scan(struct uf_farm *farm)
 {
 	g_autoptr(GPtrArray) drop = g_ptr_array_new();
-	g_autoptr(GPtrArray) inval = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(GPtrArray) inval = g_ptr_array_new();
 	int64_t now = g_get_monotonic_time();
 	GHashTableIter it;
 	gpointer v;
@@ -413,22 +413,21 @@ static void farm_scan(struct uf_farm *farm)
 			g_hash_table_iter_remove(&it);
 			g_ptr_array_add(drop, sb);
 		} else if (now - sb->last_inval >= farm->idle) {
-			sb->last_inval = now;
-			g_ptr_array_add(inval, g_strdup(sb->name));
+			g_ptr_array_add(inval, sb); /* only this thread frees it */
 		}
 	}
 	g_mutex_unlock(&farm->lock);
 
-	if (inval->len) {
-		g_autoptr(GHashTable) used = uf_farm_used_names(farm);
-		for (guint i = 0; i < inval->len && used; i++) {
-			const char *name = inval->pdata[i];
-			if (g_hash_table_contains(used, name))
-				continue;
-			/* Without locks held: the kernel may wait for us. */
-			fuse_lowlevel_notify_inval_entry(farm->base->se, FUSE_ROOT_ID, name,
-							 strlen(name));
-		}
+	g_autoptr(GHashTable) used = inval->len ? uf_farm_used_names(farm) : NULL;
+	for (guint i = 0; i < inval->len && used; i++) {
+		struct uf_sandbox *sb = inval->pdata[i];
+		/* In use: looked at again next time. */
+		if (g_hash_table_contains(used, sb->name))
+			continue;
+		/* Without locks held: the kernel may wait for us. */
+		fuse_lowlevel_notify_inval_entry(farm->base->se, FUSE_ROOT_ID, sb->name,
+						 strlen(sb->name));
+		sb->last_inval = now;
 	}
 	for (guint i = 0; i < drop->len; i++) {
 		struct uf_sandbox *sb = drop->pdata[i];

@@ -16,7 +16,7 @@ struct uf_sandbox {
 	char *name;
 	struct uf_fs *fs;
 	uint64_t root_nlookup; /* farm->lock: the kernel's lookups of fs->root */
-	int64_t last_inval;    /* farm thread: when its name was last invalidated */
+	int64_t last_inval;    /* farm thread only: when its name was last invalidated */
 };
 
 struct uf_farm {

@@ -84,28 +84,36 @@ uf_check_out "bob's whiteout still hides d/x" "" ls "$M/bob/d"
 # life); the number of a lower object is the same after a drop.
 uf_check_eq "a lower file's st_ino is the same after the drop" "$ig_before" "$(stat -c %i "$M/alice/g")"
 
-# --- in use unseen: cwd, bind mount, a mount inside
-mount --bind "$M/alice" "$J"
-uf_check_out "a bind mount of a sandbox reads" "alice" cat "$J/f"
-printf 'jail\n' >"$J/new"
+# --- in use unseen: cwd, bind mount, a mount inside. In a mount namespace
+# of our own: one unshared meanwhile by another process on the machine
+# would keep a copy of the bind mount, and with it the sandbox, for good.
+unshare -m --propagation private bash -c '
+	M=$1 J=$2 T=$3
+	mount --bind "$M/alice" "$J" || exit 1
+	cat "$J/f"
+	printf "jail\n" >"$J/new"
+	mount -t tmpfs -o size=1m uf-farm-test "$J/etc"
+	(cd "$M/bob/etc" && sleep 3.5 && /bin/pwd && cat motd) >"$T/cwd.out" 2>&1 &
+	sleep 3.5
+	mountpoint -q "$J/etc" && echo "etc still mounted"
+	mkdir -p "$J/d/sub" && mount -t tmpfs -o size=1m uf-farm-test2 "$J/d/sub" &&
+		mountpoint -q "$J/d/sub" && echo "sub mounted"
+	wait
+' _ "$M" "$J" "$UF_TMP" >"$UF_TMP/jail.out" 2>&1
+uf_check_eq "a bind mount of a sandbox reads; a mount inside it stays through farm_idle; more can be mounted there" \
+	"alice
+etc still mounted
+sub mounted" "$(cat "$UF_TMP/jail.out")"
 wr_check_kind "a write through the bind mount lands in alice's upper" "file:jail" "$U/alice/new"
-mount -t tmpfs -o size=1m uf-farm-test "$J/etc"
-(cd "$M/bob/etc" && sleep 3.5 && /bin/pwd && cat motd) >"$UF_TMP/cwd.out" 2>&1 &
-cw=$!
-sleep 3.5
-uf_check "a mount inside the bind mount stays through farm_idle" mountpoint -q "$J/etc"
-mkdir -p "$J/d/sub" && mount -t tmpfs -o size=1m uf-farm-test2 "$J/d/sub"
-uf_check "and more can be mounted there" mountpoint -q "$J/d/sub"
-umount "$J/d/sub"
-wait "$cw"
 uf_check_out "a cwd inside through farm_idle: getcwd() and reads work" \
 	"$M/bob/etc
 motd" cat "$UF_TMP/cwd.out"
-umount "$J/etc"
-umount "$J"
-sleep 3.5
-down2=$(ls "/proc/$PID/fd" | wc -l)
-uf_check_eq "all released: dropped again" "$down" "$down2"
+for _ in $(seq 80); do
+	down2=$(ls "/proc/$PID/fd" | wc -l)
+	[ "$down2" -le "$down" ] && break
+	sleep 0.1
+done
+uf_check_eq "all released: dropped again" "$down" "$down2" "ls -l /proc/$PID/fd: $(ls -l "/proc/$PID/fd" | awk '{print $NF}' | tr '\n' ' ')"
 
 # --- the upper's lock: held by a plain mount, the sandbox is EBUSY
 M2=$UF_TMP/mnt2
