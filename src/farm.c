@@ -177,8 +177,11 @@ int uf_farm_new(const struct uf_config *c, struct uf_fs **ret, char **reterr_msg
 		}
 	}
 	mnt = c->mountpoint ? realpath(c->mountpoint, NULL) : NULL;
-	if (mnt && path_inside(mnt, farm->parent)) {
-		*reterr_msg = g_strdup_printf("mount point '%s' is inside '%s'", mnt, farm->parent);
+	/* Either way a bring-up would look into the mount itself. */
+	if (mnt && (path_inside(mnt, farm->parent) || path_inside(farm->parent, mnt) ||
+		    (farm->work_parent && path_inside(farm->work_parent, mnt)))) {
+		*reterr_msg = g_strdup_printf("mount point '%s' and the sandboxes' directory '%s' "
+					      "overlap", mnt, farm->parent);
 		r = -EINVAL;
 		goto fail;
 	}

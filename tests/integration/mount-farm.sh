@@ -141,5 +141,11 @@ uf_check_out "a workdir without %n: refused" \
 	"unionfuse: workdir '$UF_TMP/w': in a farm %n must be its last component [exit 1]" \
 	"$BIN" -o "lowerdir=$B,upperdir=$U/%n,workdir=$UF_TMP/w" "$M"
 
+mkdir -p "$M/in"
+uf_check_out "uppers inside the mount point: refused (a bring-up would look into itself)" \
+	"unionfuse: mount point '$M' and the sandboxes' directory '$M/in' overlap [exit 1]" \
+	"$BIN" "$B:$M/in/%n" "$M"
+rmdir "$M/in"
+
 wr_check_lowers "the base is unchanged"
 uf_finish
