@@ -134,6 +134,14 @@ uf_check_out "its upper is made 0755 root" "directory 755 0:0" stat -c '%F %a %u
 uf_check_errno "farm_create: still no dot names" ENOENT lstat "$M/.x"
 wr_check_kind "and none made" "absent" "$U/.x"
 uf_umount "$M"
+# --- the overlayfs form: a workdir per sandbox
+mkdir -p "$UF_TMP/work"
+uf_mount_args "$BIN" "$M" -o "lowerdir=$B,upperdir=$U/%n,workdir=$UF_TMP/work/%n" "$M" || uf_finish
+printf 'more\n' >>"$M/alice/g"
+uf_check_out "-o upperdir=DIR/%n: the copy lands in alice's upper" "shared
+more" cat "$U/alice/g"
+uf_check_out "and alice's workdir is made, 0700" "directory 700" stat -c '%F %a' "$UF_TMP/work/alice"
+uf_umount "$M"
 uf_check_out "%n not the last component: refused" \
 	"unionfuse: upper branch '$U/%n/x': in a farm %n must be its last component [exit 1]" \
 	"$BIN" "$B:$U/%n/x" "$M"
