@@ -13,7 +13,8 @@
 # mount stays; a bind mount of a sandbox works; the farm root refuses
 # changes; renames across sandboxes are EXDEV; a sandbox whose upper another
 # mount holds is EBUSY; -o farm_create makes a missing upper (0755 root);
-# bad templates are refused; the lowers stay unchanged.
+# the -o upperdir=DIR/%n,workdir=WORK/%n form (a workdir per sandbox, made
+# 0700); bad templates are refused; the lowers stay unchanged.
 # Usage: mount-farm.sh UNIONFUSE-BINARY
 set -u
 BIN=${1:?usage: $0 UNIONFUSE-BINARY}
