@@ -81,8 +81,8 @@ ino_t uf_st_ino(struct uf_fs *fs, const struct uf_key *key)
 	unsigned idx = dev_index(fs, key->dev);
 
 	if (idx == 0)
-		return key->ino;
-	return ((uint64_t)idx << 56) | ((uint64_t)key->ino & ((1ull << 56) - 1));
+		return key->ino ^ fs->ino_salt;
+	return (((uint64_t)idx << 56) | ((uint64_t)key->ino & ((1ull << 56) - 1))) ^ fs->ino_salt;
 }
 
 void uf_key_resolve(struct uf_fs *fs, struct uf_key *key)
@@ -655,6 +655,7 @@ struct uf_inode *uf_inode_publish_over(struct uf_fs *fs, struct uf_inode *dir, c
 				       struct uf_inode *cand, struct uf_inode *stale)
 {
 	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&fs->inodes_lock);
+	cand->fs = fs;
 	struct uf_inode *old = g_hash_table_lookup(
 	    cand->unshared ? fs->unshared : fs->inodes,
 	    cand->unshared

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "unionfuse/branchlock.h"
+#include "unionfuse/farm.h"
 #include "unionfuse/idle.h"
 #include "unionfuse/inval.h"
 #include "unionfuse/notify.h"
@@ -60,6 +61,9 @@ static void usage(const char *prog)
 	       "    -o nolock              no shared lock on the lowers (see unionfuse lock)\n"
 	       "    -o lock_wait=SECS      give up after SECS when a lower is locked\n"
 	       "                           (default: wait)\n"
+	       "    -o farm_idle=SECS      with an upper DIR/%%n (a farm: one sandbox per\n"
+	       "                           name): drop a sandbox idle for SECS (300)\n"
+	       "    -o farm_create         a farm brings up a missing sandbox (mkdir 0755)\n"
 	       "    -f                     stay in the foreground\n"
 	       "    -d                     debug output (implies -f)\n"
 	       "    -s                     single-threaded\n"
@@ -158,7 +162,7 @@ int main(int argc, char **argv)
 
 	if (check_fuse_device(&err) < 0 ||
 	    (cfg.tmpupper && uf_tmpupper_setup(&cfg, &tmpupper, &err) < 0) ||
-	    uf_fs_new(&cfg, &fs, &err) < 0) {
+	    (uf_farm_wanted(&cfg) ? uf_farm_new(&cfg, &fs, &err) : uf_fs_new(&cfg, &fs, &err)) < 0) {
 		ret = fail(err);
 		goto out;
 	}
@@ -185,7 +189,8 @@ int main(int argc, char **argv)
 	 * user_allow_other in /etc/fuse.conf). */
 	if (geteuid() == 0 && !cfg.allow_given && !cfg.no_allow_other)
 		fuse_opt_insert_arg(&cfg.fuse_args, 1, "-oallow_other");
-	se = fuse_session_new(&cfg.fuse_args, &uf_ll_ops, sizeof(uf_ll_ops), fs);
+	se = fuse_session_new(&cfg.fuse_args, fs->farm ? &uf_farm_ops : &uf_ll_ops,
+			      sizeof(uf_ll_ops), fs);
 	if (!se) {
 		ret = fail("cannot create the FUSE session (bad FUSE option?)");
 		goto out;
@@ -219,7 +224,7 @@ int main(int argc, char **argv)
 		goto out_workers;
 	}
 	uf_notify_start(fs, se);
-	if (uf_idle_start(fs) < 0) {
+	if (uf_idle_start(fs) < 0 || uf_farm_start(fs) < 0) {
 		ret = fail("cannot start the idle timer");
 		goto out_inval;
 	}
@@ -245,6 +250,7 @@ out_session:
 	fuse_session_destroy(se);
 out:
 	uf_idle_stop(fs);
+	uf_farm_free(fs);
 	uf_fs_free(fs);
 	/* After the fds are closed: the upper goes with them. */
 	uf_tmpupper_cleanup(&tmpupper);

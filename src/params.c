@@ -20,6 +20,7 @@ struct parse_state {
 	char *tmpupper_size; /* fuse_opt's malloc, as timeout */
 	char *idle_timeout;
 	char *lock_wait;
+	char *farm_idle;
 	bool default_permissions; /* given: a /dev/fd/N mount has it */
 	char *error;
 };
@@ -46,6 +47,7 @@ static const struct fuse_opt state_opts[] = {
 	OPT("tmpupper_size=%s", tmpupper_size),
 	OPT("idle_timeout=%s", idle_timeout),
 	OPT("lock_wait=%s", lock_wait),
+	OPT("farm_idle=%s", farm_idle),
 	FUSE_OPT_END,
 };
 
@@ -64,7 +66,8 @@ static const struct fuse_opt config_opts[] = {
 	CFG_OPT("redirect_dir=off", redirect_off, 1), CFG_OPT("threaded=0", threaded_off, 1),
 	CFG_OPT("noallow_other", no_allow_other, 1),
 	/* Deployments (docs/deployments.md). */
-	CFG_OPT("tmpupper", tmpupper, 1), CFG_OPT("nolock", nolock, 1), FUSE_OPT_END,
+	CFG_OPT("tmpupper", tmpupper, 1), CFG_OPT("nolock", nolock, 1),
+	CFG_OPT("farm_create", farm_create, 1), FUSE_OPT_END,
 };
 
 /* Options that mount(8), fstab and systemd use for themselves and may pass
@@ -391,6 +394,11 @@ static int finish_deploy(struct parse_state *s, char **reterr_msg)
 		if (r < 0)
 			return r;
 	}
+	if (s->farm_idle) {
+		r = parse_seconds("farm_idle", s->farm_idle, &c->farm_idle, reterr_msg);
+		if (r < 0)
+			return r;
+	}
 	if (s->lock_wait) {
 		r = parse_seconds("lock_wait", s->lock_wait, &c->lock_wait, reterr_msg);
 		if (r < 0)
@@ -413,6 +421,7 @@ static void config_init(struct uf_config *c)
 		.squash_uid = -1,
 		.squash_gid = -1,
 		.lock_wait = -1.0,
+		.farm_idle = 300.0,
 		.fuse_args = FUSE_ARGS_INIT(0, NULL),
 	};
 }
@@ -572,6 +581,7 @@ out:
 	free(s.tmpupper_size);
 	free(s.idle_timeout);
 	free(s.lock_wait);
+	free(s.farm_idle);
 	free(s.timeout);
 	free(s.squash_uid);
 	free(s.squash_gid);

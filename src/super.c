@@ -9,6 +9,7 @@
 
 #include "unionfuse/branch.h"
 #include "unionfuse/copyup.h"
+#include "unionfuse/farm.h"
 #include "unionfuse/file.h"
 #include "unionfuse/temp.h"
 #include "unionfuse/inode.h"
@@ -37,6 +38,7 @@ static struct uf_inode *make_root(struct uf_fs *fs)
 		};
 	root->nlookup = 1;
 	root->refs = 1;
+	root->fs = fs;
 	return root;
 }
 
@@ -99,14 +101,15 @@ static bool handles_work(int dirfd)
 
 /* Lock @fd for this daemon. A mount just unmounted may still be tearing
  * down (umount returns before its daemon exits, and on a loaded machine that
- * can take seconds): give it twenty. */
-static int lock_in_use(int fd, const char *what, const char *path)
+ * can take seconds): give it twenty, unless not to @wait (a farm's sandbox,
+ * brought up while a request waits). */
+static int lock_in_use(int fd, const char *what, const char *path, bool wait)
 {
 	for (int i = 0;; i++) {
 		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
 			return 0;
 		int r = -errno;
-		if (r != -EWOULDBLOCK || i == 400)
+		if (r != -EWOULDBLOCK || i == 400 || !wait)
 			return r;
 		if (i == 20)
 			uf_log(LOG_NOTICE, "%s '%s' is in use by another mount: waiting up to 20 s",
@@ -152,7 +155,8 @@ int uf_fs_new(const struct uf_config *c, struct uf_fs **ret, char **reterr_msg)
 		r = -E2BIG;
 		goto fail;
 	}
-	r = uf_branches_open(c, &fs->branches, &fs->n_branches, reterr_msg);
+	r = c->farm == 2 ? uf_farm_branches_open(c, &fs->branches, &fs->n_branches, reterr_msg)
+			 : uf_branches_open(c, &fs->branches, &fs->n_branches, reterr_msg);
 	if (r < 0)
 		goto fail;
 	fs->upper = c->has_upper ? &fs->branches[0] : NULL;
@@ -167,16 +171,18 @@ int uf_fs_new(const struct uf_config *c, struct uf_fs **ret, char **reterr_msg)
 		if (r < 0)
 			goto fail;
 	}
-	uf_branches_isolate(fs->branches, fs->n_branches, &fs->work_fd, work_path);
+	/* A sandbox's lowers are its farm's, isolated once. */
+	uf_branches_isolate(fs->branches, c->farm == 2 ? 1 : fs->n_branches, &fs->work_fd,
+			    work_path);
 	/* One daemon per upper and work dir (the kernel's "in use" check): two
 	 * would build copies over each other's and reap each other's
 	 * temporaries. The lock lives as long as the fd, i.e. the daemon. */
-	if (fs->upper && (r = lock_in_use(fs->upper->fd, "upper branch", fs->upper->path)) < 0) {
+	if (fs->upper && (r = lock_in_use(fs->upper->fd, "upper branch", fs->upper->path, !c->farm)) < 0) {
 		*reterr_msg = g_strdup_printf("upper branch '%s' is in use by another mount: %s",
 					      fs->upper->path, g_strerror(-r));
 		goto fail;
 	}
-	if (fs->work_fd >= 0 && (r = lock_in_use(fs->work_fd, "workdir", work_path)) < 0) {
+	if (fs->work_fd >= 0 && (r = lock_in_use(fs->work_fd, "workdir", work_path, !c->farm)) < 0) {
 		*reterr_msg = g_strdup_printf("workdir '%s' is in use by another mount: %s",
 					      work_path, g_strerror(-r));
 		goto fail;
@@ -220,7 +226,11 @@ int uf_fs_new(const struct uf_config *c, struct uf_fs **ret, char **reterr_msg)
 	fs->opt.squash_gid = c->squash_gid;
 	uf_modes_init(fs);
 	fs->inotify_fd = fs->notify_stop_fd = -1;
-	bool watching = uf_notify_init(fs) == 0;
+	/* A farm's lowers are locked shared and do not change: no inotify per
+	 * sandbox (1,000 of them would pass fs.inotify.max_user_instances).
+	 * With -o nolock they may: short timeouts then. */
+	bool watching = c->farm ? !c->nolock : uf_notify_init(fs) == 0;
+	fs->sandbox = c->farm == 2;
 	/* Watched lowers let the kernel cache for long, as with overlayfs. */
 	fs->timeout_set = c->timeout_set;
 	fs->timeout = c->timeout_set ? c->timeout

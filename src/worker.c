@@ -42,12 +42,16 @@ static void job_free(struct uf_job *job)
 static void run_job(gpointer data, gpointer user_data)
 {
 	struct uf_job *job = data;
+	struct uf_fs *fs = job->fs, *req_fs = uf_req_fs; /* run inline: keep the caller's */
 
+	(void)user_data; /* a farm's sandboxes share the pool: the job says whose */
 	current_req = job->req;
+	uf_req_fs = fs->sandbox ? fs : NULL;
 	job->run(job);
+	uf_req_fs = req_fs;
 	current_req = NULL;
 	job_free(job);
-	atomic_fetch_sub(&((struct uf_fs *)user_data)->jobs, 1); /* idle.c */
+	atomic_fetch_sub(&fs->jobs, 1); /* idle.c */
 }
 
 int uf_worker_init(struct uf_fs *fs, bool single_thread)
@@ -75,6 +79,7 @@ struct uf_job *uf_job_new(uf_job_fn run, fuse_req_t req)
 
 void uf_job_submit(struct uf_fs *fs, struct uf_job *job)
 {
+	job->fs = fs;
 	atomic_fetch_add(&fs->jobs, 1);
 	if (fs->pool && g_thread_pool_push(fs->pool, job, NULL))
 		return;

@@ -23,7 +23,8 @@ static inline struct uf_inode *uf_inode_from_id(struct uf_fs *fs, fuse_ino_t id)
 
 static inline fuse_ino_t uf_inode_id(struct uf_fs *fs, struct uf_inode *ino)
 {
-	return ino == fs->root ? FUSE_ROOT_ID : (fuse_ino_t)(uintptr_t)ino;
+	/* A farm's sandbox root is a child of the farm's root (farm.c). */
+	return ino == fs->root && !fs->sandbox ? FUSE_ROOT_ID : (fuse_ino_t)(uintptr_t)ino;
 }
 
 static inline int uf_inode_upper(struct uf_inode *ino)

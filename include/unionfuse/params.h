@@ -52,6 +52,11 @@ struct uf_config {
 	double idle_timeout; /* -o idle_timeout=SECONDS; 0: never */
 	int nolock;	     /* -o nolock: no shared lock on the lowers */
 	double lock_wait;    /* -o lock_wait=SECONDS for a locked lower; < 0: forever */
+	/* -o farm (farm.c): an upper path with %n serves one sandbox per name. */
+	int farm_create;  /* -o farm_create: make a missing sandbox upper */
+	double farm_idle; /* -o farm_idle=SECONDS: drop an idle sandbox (default 300) */
+	int farm;	  /* farm.c's own: 1 the farm's base union, 2 a sandbox */
+	struct uf_fs *farm_base; /* with farm 2: the union whose lowers it shares */
 
 	bool foreground;
 	bool debug;

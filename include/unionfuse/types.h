@@ -129,6 +129,9 @@ struct uf_inode {
 	 * The kernel asks for security.capability before every write and
 	 * ls -l for security.selinux on every file. Cleared by any change. */
 	atomic_bool xattr_none;
+	/* The union it belongs to (set when published): a farm (farm.c) serves
+	 * many unions on one session, and a node id must lead to its own. */
+	struct uf_fs *fs;
 	uint8_t name_cap; /* bytes ->name_buf holds (255 at most) */
 	char name_buf[];  /* the name it was looked up by, inline: saves a malloc */
 };
@@ -219,9 +222,21 @@ struct uf_fs {
 		int64_t squash_uid; /* reported st_uid, or -1 */
 		int64_t squash_gid; /* reported st_gid, or -1 */
 	} opt;
+
+	/* -o farm (farm.c): the farm this union is a sandbox of (NULL
+	 * otherwise), or on the farm's base union, the farm itself. A
+	 * sandbox's st_ino values are XORed with ->ino_salt (its number in
+	 * bits 40-55) so that two sandboxes never show one st_ino. */
+	struct uf_farm *farm;
+	bool sandbox;
+	uint64_t ino_salt;
 };
+
+/* farm.c: the union the calling thread's request is for, when the session
+ * serves many (a farm); NULL otherwise. */
+extern _Thread_local struct uf_fs *uf_req_fs;
 
 static inline struct uf_fs *uf_fs_from_req(fuse_req_t req)
 {
-	return fuse_req_userdata(req);
+	return uf_req_fs ? uf_req_fs : fuse_req_userdata(req);
 }

@@ -17,6 +17,7 @@ typedef void (*uf_job_fn)(struct uf_job *job);
 struct uf_job {
 	uf_job_fn run;
 	fuse_req_t req;
+	struct uf_fs *fs; /* the union it is for (uf_job_submit()) */
 	fuse_ino_t ino, ino2;
 	struct fuse_file_info fi;
 	uint64_t fh2; /* a second file handle (copy_file_range) */
