@@ -106,6 +106,25 @@ int uf_layer_file_get_metacopy(const struct uf_layer_fmt *f, const char *path)
 	return uf_metacopy_parse(v, n, NULL) < 0 ? -EIO : 1;
 }
 
+int uf_layer_file_get_redirect(const struct uf_layer_fmt *f, int fd, char **ret)
+{
+	/* The same value and rules as a directory's. */
+	return uf_layer_dir_get_redirect(f, fd, ret);
+}
+
+int uf_layer_fd_get_metacopy(const struct uf_layer_fmt *f, int fd)
+{
+	char v[UF_METACOPY_MAX + 1];
+	ssize_t n = fgetxattr(fd, f->metacopy, v, sizeof(v));
+
+	if (n < 0) {
+		if (errno == ENODATA || errno == ENOTSUP)
+			return 0;
+		return errno == ERANGE ? -EIO : -errno;
+	}
+	return uf_metacopy_parse(v, n, NULL) < 0 ? -EIO : 1;
+}
+
 int uf_layer_dir_set_opaque(const struct uf_layer_fmt *f, int dirfd)
 {
 	return uf_neg_errno(fsetxattr(dirfd, f->opaque, "y", 1, 0));
