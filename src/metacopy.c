@@ -5,9 +5,10 @@
  * absolute: a path from the branches' roots), through further metacopy
  * files, to the first plain regular file. When a metacopy file with an
  * absolute redirect is left after the last plain lower, the data-only
- * branches are searched for that path, in order. Following a metacopy file
- * of a lower into a plain lower below needs metacopy=on (else EPERM); into
- * the data-only branches it is always followed, as the kernel does. The
+ * branches are searched for that path, in order. A metacopy file in a lower
+ * above the bottom plain one needs metacopy=on (else EPERM); one in the
+ * bottom plain lower is followed into the data-only branches always, as the
+ * kernel does. The
  * values come from branches that users may write: each redirect goes
  * through uf_redirect_parse() and each path is walked with openat2()
  * beneath the branch root, no symlinks, no other mount; the data must be a
@@ -115,6 +116,15 @@ int uf_metacopy_find_data(struct uf_fs *fs, const struct uf_layers *L, unsigned 
 	struct stat st;
 	int fd = -1, r;
 
+	/* The upper's metacopy files are followed as before (ours, made by
+	 * -o metacopy=on). A lower's needs metacopy=on unless it is in the
+	 * bottom plain branch, whatever is found below: Linux 6.18 checks the
+	 * branch, not what the lookup finds. */
+	if (!from_upper && !fs->metacopy && top != fs->n_branches - 1) {
+		uf_log_limited(LOG_WARNING,
+			       "refusing to follow metacopy origin for '%s' (metacopy=off)", name);
+		return -EPERM;
+	}
 	r = uf_neg_errno(openat(L->v[found].fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC));
 	if (r < 0)
 		return r == -ENOENT ? -EAGAIN : r; /* gone since its stat: look again */
@@ -139,15 +149,6 @@ int uf_metacopy_find_data(struct uf_fs *fs, const struct uf_layers *L, unsigned 
 			continue;
 		if (r < 0)
 			goto nodata;
-		/* The upper's metacopy files are followed as before (ours,
-		 * made by -o metacopy=on); a lower's need metacopy=on. */
-		if (!from_upper && !fs->metacopy) {
-			uf_closep(&fd);
-			uf_log_limited(LOG_WARNING,
-				       "refusing to follow metacopy origin for '%s' (metacopy=off)",
-				       name);
-			return -EPERM;
-		}
 		if (!S_ISREG(st.st_mode)) {
 			uf_closep(&fd);
 			goto nodata; /* a whiteout, dir or other type ends it */

@@ -18,9 +18,9 @@ int uf_metacopy_is(const struct uf_fs *fs, int dirfd, const char *name, const st
 /* Find the data of metadata-only file @name in layer @found of @L (its
  * parent's layers) for candidate @cand: sets cand->data_branch, ->data_real
  * and ->data_path. Returns 0; -EIO when there is none or a redirect on the
- * way is invalid (as the kernel); -EPERM when it is in a plain lower below a
- * lower metacopy file and metacopy is off (the kernel's "refusing to follow
- * metacopy origin"); or -errno. */
+ * way is invalid (as the kernel); -EPERM for a lower's metacopy file above
+ * the bottom plain branch when metacopy is off (the kernel's "refusing to
+ * follow metacopy origin"); or -errno. */
 int uf_metacopy_find_data(struct uf_fs *fs, const struct uf_layers *L, unsigned found,
 			  const char *name, struct uf_inode *cand);
 
