@@ -26,7 +26,11 @@
 
 int uf_metacopy_is(const struct uf_fs *fs, int dirfd, const char *name, const struct stat *st)
 {
-	if (!S_ISREG(st->st_mode) || st->st_size == 0 || st->st_blocks * 512 >= st->st_size)
+	/* A metacopy file's only blocks are its xattrs' (ext4 puts a long
+	 * redirect in a block of its own, counted in st_blocks): so only a
+	 * file with holes or of at most a block can be one. */
+	if (!S_ISREG(st->st_mode) || st->st_size == 0 ||
+	    (st->st_blocks * 512 >= st->st_size && st->st_blocks * 512 > 4096))
 		return 0;
 	g_autofree char *path = g_strdup_printf("/proc/self/fd/%d/%s", dirfd, name);
 	return uf_file_get_metacopy(fs, path);

@@ -11,8 +11,9 @@
 #include "unionfuse/types.h"
 
 /* Is regular file @name in @dirfd, found as @st, a metadata-only file? Only
- * a file with holes can be one, which spares the xattr lookup for all
- * others. Returns 1, 0, or -EIO for an invalid overlay.metacopy value. */
+ * a file with holes or of one block at most can be one, which spares the
+ * xattr lookup for all others. Returns 1, 0, or -EIO for an invalid
+ * overlay.metacopy value. */
 int uf_metacopy_is(const struct uf_fs *fs, int dirfd, const char *name, const struct stat *st);
 
 /* Find the data of metadata-only file @name in layer @found of @L (its
