@@ -127,6 +127,10 @@ uf_check_out "mmap reads the store's data" "$big" python3 -c '
 import hashlib, mmap, sys
 with open(sys.argv[1], "rb") as f:
     print(hashlib.sha256(mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)).hexdigest())' "$M/usr/lib/big.so"
+uf_umount "$M"
+# passthrough=on (3.18, root): the store file is the backing file.
+uf_mount_args "$BIN" "$M" -o "$line2,passthrough=on" "$M" || uf_finish
+uf_check_eq "passthrough=on reads the store's data" "$big" "$(sha256sum <"$M/usr/lib/big.so" | cut -c1-64)"
 uf_check_eq "st_blocks are the data's" "$(stat -c %b "$S/objects/${big:0:2}/${big:2}")" "$(stat -c %b "$M/usr/lib/big.so")"
 uf_check_errno "the stub's own xattr shows" "OK sandbox 2" getxattr "$M/usr/lib/big.so" user.tag
 printf 'appended' >>"$M/usr/lib/big.so"
