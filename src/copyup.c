@@ -285,9 +285,8 @@ static int copyup_one(struct uf_fs *fs, struct uf_inode *ino, struct uf_inode *p
 			 !ino->unshared && st.st_size >= UF_METACOPY_MIN && !elsewhere;
 	if (S_ISREG(st.st_mode)) {
 		_cleanup_close_ int meta = uf_loc_open(&src, O_RDONLY);
-		_cleanup_close_ int data = meta < 0 || !elsewhere
-					       ? -1
-					       : uf_inode_open_data(fs, ino, O_RDONLY);
+		_cleanup_close_ int data =
+		    meta < 0 || !elsewhere ? -1 : uf_inode_open_data(fs, ino, O_RDONLY);
 		if (meta < 0 || (elsewhere && data < 0)) {
 			r = meta < 0 ? meta : data;
 			goto out;

@@ -55,7 +55,7 @@ static int find_in(struct uf_fs *fs, unsigned b, int dirfd, const char *key, str
 		   int *ret_fd)
 {
 	int fd = key[0] == '/' ? uf_metacopy_open_beneath(fs->branches[b].fd, key + 1)
-	       : dirfd >= 0    ? uf_neg_errno(openat(dirfd, key, O_PATH | O_NOFOLLOW | O_CLOEXEC))
+		 : dirfd >= 0  ? uf_neg_errno(openat(dirfd, key, O_PATH | O_NOFOLLOW | O_CLOEXEC))
 			       : -ENOENT;
 
 	/* A path through a non-dir is not there, as for the kernel's walk. */

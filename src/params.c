@@ -339,9 +339,10 @@ int uf_params_split_layers(const char *spec, bool bottom_first, GPtrArray **ret_
 		n_data++;
 		i += 2;
 		if (i < t->len && *(char *)t->pdata[i]) {
-			*reterr_msg = g_strdup_printf("in '%s' a plain branch follows a data-only "
-						      "one: give each data-only branch after a '::'",
-						      spec);
+			*reterr_msg =
+			    g_strdup_printf("in '%s' a plain branch follows a data-only "
+					    "one: give each data-only branch after a '::'",
+					    spec);
 			return -EINVAL;
 		}
 	}

@@ -166,8 +166,8 @@ int uf_fs_new(const struct uf_config *c, struct uf_fs **ret, char **reterr_msg)
 			goto fail;
 	}
 	if (c->workdir && fs->upper) {
-		r = uf_open_workdir(c->workdir, fs->branches, n_all, &fs->work_fd,
-				    &work_path, reterr_msg);
+		r = uf_open_workdir(c->workdir, fs->branches, n_all, &fs->work_fd, &work_path,
+				    reterr_msg);
 		if (r < 0)
 			goto fail;
 	}

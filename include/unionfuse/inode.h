@@ -56,8 +56,9 @@ static inline bool uf_inode_data_in_upper(const struct uf_fs *fs, struct uf_inod
  * file (an upper copy's lower, or a lower metacopy file's redirect target)? */
 static inline bool uf_inode_data_elsewhere(struct uf_inode *ino)
 {
-	return S_ISREG(ino->type) && atomic_load_explicit(&ino->data_branch, memory_order_acquire) !=
-					 atomic_load_explicit(&ino->branch, memory_order_acquire);
+	return S_ISREG(ino->type) &&
+	       atomic_load_explicit(&ino->data_branch, memory_order_acquire) !=
+		   atomic_load_explicit(&ino->branch, memory_order_acquire);
 }
 
 /* Show in @st the blocks of the lower data of metadata-only copy @ino. */

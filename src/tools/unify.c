@@ -44,10 +44,10 @@
 #define COPY_BUF (1 << 20)
 
 struct sandbox {
-	char *spec;	/* as given */
-	char *upper;	/* absolute */
-	char *stubs;	/* UPPER.stubs */
-	char *work;	/* UPPER.work */
+	char *spec;	   /* as given */
+	char *upper;	   /* absolute */
+	char *stubs;	   /* UPPER.stubs */
+	char *work;	   /* UPPER.work */
 	GPtrArray *lowers; /* absolute, top-first */
 	int upper_fd;
 	int stubs_fd;
@@ -224,8 +224,8 @@ static int put_object(struct unify *u, int src, const char *hash)
 
 	if (mkdirat(u->objects_fd, sub, 0755) < 0 && errno != EEXIST)
 		return -errno;
-	_cleanup_close_ int dfd = openat(u->objects_fd, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-							     O_CLOEXEC);
+	_cleanup_close_ int dfd =
+	    openat(u->objects_fd, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0)
 		return -errno;
 	_cleanup_close_ int old = openat(dfd, rest, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -235,8 +235,10 @@ static int put_object(struct unify *u, int src, const char *hash)
 	    strcmp(have, hash) == 0)
 		return 0; /* present and verified */
 	if (old >= 0)
-		fprintf(stderr, "unionfuse unify: object %s/%s is not what its name says: "
-				"replacing it\n", sub, rest);
+		fprintf(stderr,
+			"unionfuse unify: object %s/%s is not what its name says: "
+			"replacing it\n",
+			sub, rest);
 	_cleanup_close_ int fd = openat(dfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0444);
 	if (fd < 0)
 		return -errno;
@@ -532,8 +534,8 @@ int uf_tool_unify(int argc, char **argv)
 	u.store_fd = open(store, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (!store_real || u.store_fd < 0 ||
 	    (mkdirat(u.store_fd, "objects", 0755) < 0 && errno != EEXIST) ||
-	    (u.objects_fd = openat(u.store_fd, "objects", O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-								O_CLOEXEC)) < 0) {
+	    (u.objects_fd = openat(u.store_fd, "objects",
+				   O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
 		fprintf(stderr, "unionfuse unify: store '%s': %s\n", store, g_strerror(errno));
 		goto out;
 	}
@@ -557,7 +559,8 @@ int uf_tool_unify(int argc, char **argv)
 			int r = unify_one(&u, c);
 			if (r < 0) {
 				fprintf(stderr, "unionfuse unify: '%s/%s': %s\n", c->sb->upper,
-					c->path, r == -EAGAIN ? "changed while read" : g_strerror(-r));
+					c->path,
+					r == -EAGAIN ? "changed while read" : g_strerror(-r));
 				u.status = 1;
 				continue;
 			}
