@@ -83,8 +83,10 @@ static int follow(struct uf_fs *fs, int fd, const char *name, char **key)
 	/* xattrs are read through a real open: not through an O_PATH fd. */
 	uf_proc_fd(path, fd);
 	_cleanup_close_ int rfd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	/* Unreadable to a daemon that is not root: its user.* xattrs are
+	 * too, and the kernel then takes it for no metacopy file. */
 	if (rfd < 0)
-		return -errno;
+		return errno == EACCES ? 0 : -errno;
 	int r = uf_fd_get_metacopy(fs, rfd);
 	if (r <= 0)
 		return r;

@@ -99,7 +99,9 @@ int uf_layer_file_get_metacopy(const struct uf_layer_fmt *f, const char *path)
 	ssize_t n = lgetxattr(path, f->metacopy, v, sizeof(v));
 
 	if (n < 0) {
-		if (errno == ENODATA || errno == ENOTSUP)
+		/* EACCES: user.* needs read access to the file; as the kernel
+		 * (ovl_check_metacopy_xattr()), such a file is no metacopy. */
+		if (errno == ENODATA || errno == ENOTSUP || errno == EACCES)
 			return 0;
 		return errno == ERANGE ? -EIO : -errno;
 	}
@@ -118,7 +120,7 @@ int uf_layer_fd_get_metacopy(const struct uf_layer_fmt *f, int fd)
 	ssize_t n = fgetxattr(fd, f->metacopy, v, sizeof(v));
 
 	if (n < 0) {
-		if (errno == ENODATA || errno == ENOTSUP)
+		if (errno == ENODATA || errno == ENOTSUP || errno == EACCES)
 			return 0;
 		return errno == ERANGE ? -EIO : -errno;
 	}
