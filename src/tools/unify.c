@@ -129,6 +129,23 @@ static int sha256_fd(int fd, char ret[65])
 	return 0;
 }
 
+/* Open regular file @name under @dfd for reading, or fail: a name a user
+ * swapped for a fifo or a device is never opened (that could block, or
+ * act on a device). Returns the fd or -errno. */
+static int open_regular(int dfd, const char *name)
+{
+	_cleanup_close_ int p = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	char path[UF_PROC_FD_MAX];
+	struct stat st;
+
+	if (p < 0 || fstat(p, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	uf_proc_fd(path, p);
+	return uf_neg_errno(open(path, O_RDONLY | O_CLOEXEC));
+}
+
 /* Walk upper dir @dfd (at @path) of @sb, collecting candidates. */
 static void walk(struct unify *u, struct sandbox *sb, int dfd, const char *path, unsigned depth)
 {
@@ -168,7 +185,7 @@ static void walk(struct unify *u, struct sandbox *sb, int dfd, const char *path,
 			u->skipped++;
 			continue;
 		}
-		_cleanup_close_ int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		_cleanup_close_ int fd = open_regular(dfd, name);
 		struct cand *c = g_new0(struct cand, 1);
 		if (fd < 0 || has_overlay_xattr(fd) || fstat(fd, &c->st) < 0 ||
 		    sha256_fd(fd, c->hash) < 0) {
@@ -228,7 +245,7 @@ static int put_object(struct unify *u, int src, const char *hash)
 	    openat(u->objects_fd, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0)
 		return -errno;
-	_cleanup_close_ int old = openat(dfd, rest, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	_cleanup_close_ int old = open_regular(dfd, rest);
 	struct stat st;
 	char have[65];
 	if (old >= 0 && fstat(old, &st) == 0 && S_ISREG(st.st_mode) && sha256_fd(old, have) == 0 &&
@@ -338,13 +355,15 @@ static int unify_one(struct unify *u, struct cand *c)
 		st = nst;
 	}
 	const char *name = comp[n - 1];
-	_cleanup_close_ int src = openat(up, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	_cleanup_close_ int src = open_regular(up, name);
 	struct stat now;
-	if (src < 0 || fstat(src, &now) < 0)
+	if (src < 0)
+		return src;
+	if (fstat(src, &now) < 0)
 		return -errno;
 	/* The file hashed is the file moved (the upper is locked, but a
 	 * process may write it directly). */
-	if (now.st_ino != c->st.st_ino || now.st_size != c->st.st_size ||
+	if (now.st_ino != c->st.st_ino || now.st_nlink != 1 || now.st_size != c->st.st_size ||
 	    now.st_mtim.tv_sec != c->st.st_mtim.tv_sec ||
 	    now.st_mtim.tv_nsec != c->st.st_mtim.tv_nsec)
 		return -EAGAIN;
