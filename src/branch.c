@@ -67,7 +67,10 @@ int uf_branches_open(const struct uf_config *c, struct uf_branch **ret, unsigned
 		struct stat st;
 		struct statfs sfs;
 
-		r = open_dir(upper ? "upper branch" : "branch", path,
+		const char *what = upper ? "upper branch" : "branch";
+		if (i >= n - c->n_data)
+			what = "data-only branch";
+		r = open_dir(what, path,
 			     upper ? R_OK | W_OK | X_OK : R_OK | X_OK, &b[i].path, &b[i].fd, &st,
 			     reterr_msg);
 		if (r < 0)

@@ -126,7 +126,7 @@ static int lock_one(const struct uf_branch *b, double wait, char **reterr_msg)
 
 int uf_branches_lock_shared(struct uf_fs *fs, double wait, char **reterr_msg)
 {
-	for (unsigned i = fs->upper ? 1 : 0; i < fs->n_branches; i++) {
+	for (unsigned i = fs->upper ? 1 : 0; i < fs->n_branches + fs->n_data; i++) {
 		int r = lock_one(&fs->branches[i], wait, reterr_msg);
 		if (r < 0)
 			return r;

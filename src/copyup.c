@@ -115,8 +115,9 @@ static int copy_meta_fd(const struct uf_fs *fs, int src, int dst, const struct s
  * temporary file, with ret_tmp set when it has a temporary name. A
  * metadata-only copy is a hole of the right size marked overlay.metacopy,
  * as the kernel's metacopy=on makes it. */
-static int make_regular(struct uf_fs *fs, int src, const struct stat *st, int pdir, unsigned flags,
-			bool meta_only, int *ret_dirfd, char ret_tmp[static UF_TMP_NAME_MAX])
+static int make_regular(struct uf_fs *fs, int src, int data, const struct stat *st, int pdir,
+			unsigned flags, bool meta_only, int *ret_dirfd,
+			char ret_tmp[static UF_TMP_NAME_MAX])
 {
 	_cleanup_close_ int dst = -1;
 	int r = 0;
@@ -136,7 +137,7 @@ static int make_regular(struct uf_fs *fs, int src, const struct stat *st, int pd
 	if (meta_only)
 		r = uf_neg_errno(ftruncate(dst, st->st_size));
 	else if (!(flags & UF_COPYUP_NODATA))
-		r = copy_data(src, dst, st->st_size);
+		r = copy_data(data, dst, st->st_size);
 	if (r == 0)
 		r = copy_meta_fd(fs, src, dst, st);
 	if (r == 0 && meta_only)
@@ -277,16 +278,21 @@ static int copyup_one(struct uf_fs *fs, struct uf_inode *ino, struct uf_inode *p
 		goto out;
 
 	unsigned lower_branch = atomic_load(&ino->branch);
+	/* A lower metacopy file's data is elsewhere (metacopy.c): the copy
+	 * takes it from there and is a whole file. */
+	bool elsewhere = uf_inode_data_elsewhere(ino);
 	bool meta_only = S_ISREG(st.st_mode) && (flags & UF_COPYUP_META) && fs->metacopy &&
-			 !ino->unshared && st.st_size >= UF_METACOPY_MIN;
+			 !ino->unshared && st.st_size >= UF_METACOPY_MIN && !elsewhere;
 	if (S_ISREG(st.st_mode)) {
-		_cleanup_close_ int data = uf_loc_open(&src, O_RDONLY);
-		if (data < 0) {
-			r = data;
+		_cleanup_close_ int meta = uf_loc_open(&src, O_RDONLY);
+		_cleanup_close_ int data =
+		    meta < 0 || !elsewhere ? -1 : uf_inode_open_data(fs, ino, O_RDONLY);
+		if (meta < 0 || (elsewhere && data < 0)) {
+			r = meta < 0 ? meta : data;
 			goto out;
 		}
-		_cleanup_close_ int fd =
-		    make_regular(fs, data, &st, pdir, flags, meta_only, &tmpdir, tmp);
+		_cleanup_close_ int fd = make_regular(fs, meta, elsewhere ? data : meta, &st, pdir,
+						      flags, meta_only, &tmpdir, tmp);
 		r = fd < 0 ? fd : uf_neg_errno(fstat(fd, &ust));
 		if (r == 0 && drop_caps && fremovexattr(fd, "security.capability") < 0 &&
 		    errno != ENODATA && errno != ENOTSUP)

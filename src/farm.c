@@ -166,7 +166,7 @@ int uf_farm_new(const struct uf_config *c, struct uf_fs **ret, char **reterr_msg
 	r = uf_fs_new(&bc, &base, reterr_msg);
 	if (r < 0)
 		goto fail;
-	for (unsigned i = 0; i < base->n_branches; i++) {
+	for (unsigned i = 0; i < base->n_branches + base->n_data; i++) {
 		const char *b = base->branches[i].path;
 		if (path_inside(farm->parent, b) || path_inside(b, farm->parent) ||
 		    (farm->work_parent &&
@@ -210,10 +210,12 @@ int uf_farm_branches_open(const struct uf_config *c, struct uf_branch **ret, uns
 	g_ptr_array_unref(up.branches);
 	if (r < 0)
 		return r;
-	struct uf_branch *b = g_new0(struct uf_branch, 1 + base->n_branches);
+	/* The farm's lowers, data-only ones included. */
+	unsigned n_lower = base->n_branches + base->n_data;
+	struct uf_branch *b = g_new0(struct uf_branch, 1 + n_lower);
 	b[0] = b1[0];
 	g_free(b1);
-	for (unsigned i = 0; i < base->n_branches; i++) {
+	for (unsigned i = 0; i < n_lower; i++) {
 		b[1 + i] = base->branches[i];
 		b[1 + i].path = g_strdup(base->branches[i].path);
 		b[1 + i].fd = fcntl(base->branches[i].fd, F_DUPFD_CLOEXEC, 0);
@@ -227,7 +229,7 @@ int uf_farm_branches_open(const struct uf_config *c, struct uf_branch **ret, uns
 		}
 	}
 	*ret = b;
-	*ret_n = 1 + base->n_branches;
+	*ret_n = 1 + n_lower;
 	return 0;
 }
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "unionfuse/inode.h"
+#include "unionfuse/metacopy.h"
 #include "unionfuse/inval.h"
 #include "unionfuse/notify.h"
 #include "unionfuse/super.h"
@@ -172,12 +173,11 @@ static void table_replace_locked(struct uf_fs *fs, GHashTable *table, struct uf_
 
 /* Where @which object of @ino should be: the branch, and the identity it must
  * have. Caller holds inodes_lock. */
-static unsigned which_branch(struct uf_fs *fs, struct uf_inode *ino, enum uf_which which,
-			     struct uf_key *ret_want)
+static unsigned which_branch(struct uf_inode *ino, enum uf_which which, struct uf_key *ret_want)
 {
 	unsigned data = atomic_load(&ino->data_branch);
 
-	if (which == UF_DATA && S_ISREG(ino->type) && uf_inode_in_upper(fs, ino) && data != 0) {
+	if (which == UF_DATA && S_ISREG(ino->type) && data != atomic_load(&ino->branch)) {
 		*ret_want = ino->data_real;
 		return data;
 	}
@@ -203,19 +203,21 @@ static void stale(struct uf_fs *fs, struct uf_inode *ino, const char *name,
 	uf_inode_invalidate_name(fs, ino);
 }
 
-/* Where to find the @which object of non-dir @ino: a dup of its pin, or its
+/* Where to find the @which object of non-dir @ino: a dup of its pin, its
  * name in the parent's real dir (with a ref on the parent, so the dir fd
- * stays open). Caller holds the rename lock for reading. */
+ * stays open), or, for data reached by an absolute redirect, a path beneath
+ * its branch's root (*ret_beneath). Caller holds the rename lock for
+ * reading. */
 static int name_of(struct uf_fs *fs, struct uf_inode *ino, enum uf_which which,
 		   struct uf_inode **ret_parent, int *ret_dirfd, char **ret_name,
-		   struct uf_key *ret_want, int *ret_pin)
+		   struct uf_key *ret_want, int *ret_pin, bool *ret_beneath)
 {
 	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&fs->inodes_lock);
 
 	*ret_pin = -1;
 	if (UF_WARN_ON(S_ISDIR(ino->type)))
 		return -EIO;
-	unsigned b = which_branch(fs, ino, which, ret_want);
+	unsigned b = which_branch(ino, which, ret_want);
 	if (ino->pin >= 0 && b == atomic_load(&ino->branch)) {
 		/* The pin's identity was checked when it was opened. */
 		*ret_pin = fcntl(ino->pin, F_DUPFD_CLOEXEC, 0);
@@ -227,6 +229,14 @@ static int name_of(struct uf_fs *fs, struct uf_inode *ino, enum uf_which which,
 			return 0;
 		/* ESTALE: no name is left; the name below says so too. */
 	}
+	*ret_beneath = false;
+	bool data = b != atomic_load(&ino->branch);
+	if (data && ino->data_path && ino->data_path[0] == '/') {
+		*ret_dirfd = fs->branches[b].fd; /* open as long as @fs */
+		*ret_name = g_strdup(ino->data_path + 1);
+		*ret_beneath = true;
+		return 0;
+	}
 	if (!ino->parent)
 		return -ESTALE;
 	int fd = uf_dir_layer_fd(ino->parent, b);
@@ -235,8 +245,16 @@ static int name_of(struct uf_fs *fs, struct uf_inode *ino, enum uf_which which,
 	ino->parent->refs++;
 	*ret_parent = ino->parent;
 	*ret_dirfd = fd;
-	*ret_name = g_strdup(ino->name);
+	*ret_name = g_strdup(data && ino->data_path ? ino->data_path : ino->name);
 	return 0;
+}
+
+/* O_PATH fd on @name under @dirfd, never following a symlink; with
+ * @beneath @name is a path walked as a redirect is (metacopy.c). */
+static int open_path(int dirfd, const char *name, bool beneath)
+{
+	return beneath ? uf_metacopy_open_beneath(dirfd, name)
+		       : uf_neg_errno(openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC));
 }
 
 int uf_inode_locate(struct uf_fs *fs, struct uf_inode *ino, enum uf_which which,
@@ -247,16 +265,18 @@ int uf_inode_locate(struct uf_fs *fs, struct uf_inode *ino, enum uf_which which,
 	struct uf_key want;
 	struct stat st;
 	int dirfd = -1, fd = -1;
+	bool beneath = false;
 
 	*ret = (struct uf_located){ .fd = -1 };
 	/* Held from the name to the fd only: a rename of ours does not make a
 	 * name point elsewhere meanwhile (which would be a needless ESTALE). */
 	g_rw_lock_reader_lock(&fs->rename_lock);
-	int r = name_of(fs, ino, which, &parent, &dirfd, &name, &want, &fd);
-	if (r == 0 && fd < 0)
-		fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-	if (r == 0 && fd < 0)
-		r = -errno;
+	int r = name_of(fs, ino, which, &parent, &dirfd, &name, &want, &fd, &beneath);
+	if (r == 0 && fd < 0) {
+		fd = open_path(dirfd, name, beneath);
+		if (fd < 0)
+			r = fd;
+	}
 	g_rw_lock_reader_unlock(&fs->rename_lock);
 	if (r == 0 && fstat(fd, &st) < 0)
 		r = -errno;
@@ -287,9 +307,14 @@ int uf_inode_stat_real(struct uf_fs *fs, struct uf_inode *ino, enum uf_which whi
 	g_autofree char *name = NULL;
 	struct uf_key want;
 	int dirfd = -1, pin = -1;
+	bool beneath = false;
 
 	g_rw_lock_reader_lock(&fs->rename_lock);
-	int r = name_of(fs, ino, which, &parent, &dirfd, &name, &want, &pin);
+	int r = name_of(fs, ino, which, &parent, &dirfd, &name, &want, &pin, &beneath);
+	if (r == 0 && pin < 0 && beneath) {
+		pin = open_path(dirfd, name, true);
+		r = pin < 0 ? pin : 0;
+	}
 	if (r == 0)
 		r = uf_neg_errno(pin >= 0 ? fstat(pin, st)
 					  : fstatat(dirfd, name, st, AT_SYMLINK_NOFOLLOW));
@@ -519,8 +544,7 @@ int uf_inode_stat(struct uf_fs *fs, struct uf_inode *ino, struct stat *st)
 		g_mutex_unlock(&ino->lock);
 	} else {
 		r = uf_inode_stat_real(fs, ino, UF_TOP, st);
-		if (r == 0 && S_ISREG(ino->type) && !uf_inode_data_in_upper(fs, ino) &&
-		    uf_inode_in_upper(fs, ino))
+		if (r == 0 && uf_inode_data_elsewhere(ino))
 			uf_metacopy_blocks(fs, ino, st);
 	}
 	if (r < 0)
@@ -580,6 +604,7 @@ void uf_inode_free(struct uf_inode *ino)
 	if (ino->name != ino->name_buf)
 		g_free(ino->name);
 	g_free(ino->redirect);
+	g_free(ino->data_path);
 	g_mutex_clear(&ino->lock);
 	g_free(ino);
 }
@@ -790,7 +815,14 @@ void uf_inode_set_in_upper(struct uf_fs *fs, struct uf_inode *ino, const struct 
 	g_autoptr(GMutexLocker) l = g_mutex_locker_new(&fs->inodes_lock);
 
 	/* Until now the data was where the object was. */
-	ino->data_real = data_branch ? ino->real : *upper;
+	/* Until now the data was where the object was, or (a metacopy file
+	 * below) where it led. */
+	if (!data_branch)
+		g_clear_pointer(&ino->data_path, g_free);
+	if (data_branch == atomic_load(&ino->branch))
+		ino->data_real = ino->real;
+	else if (!data_branch)
+		ino->data_real = *upper;
 	ino->real = *upper;
 	atomic_store_explicit(&ino->data_branch, data_branch, memory_order_release);
 	atomic_store_explicit(&ino->branch, 0, memory_order_release);

@@ -31,6 +31,7 @@ static void usage(const char *prog)
 	       "\n"
 	       "Mount the union of the branches at MOUNTPOINT. Branches are listed bottom\n"
 	       "to top; the last is the writable upper. Write '\\:' for a ':' in a path.\n"
+	       "Data-only branches follow '::' (lowerdir=L1::D1::D2, or D2::D1::L1:UPPER).\n"
 	       "\n"
 	       "unionfuse options:\n"
 	       "    -o lowerdir=DIRS       lower branches, top first (as overlayfs)\n"

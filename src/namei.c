@@ -18,6 +18,7 @@
 #include "unionfuse/namei.h"
 #include "unionfuse/notify.h"
 #include "unionfuse/ops.h"
+#include "unionfuse/metacopy.h"
 #include "unionfuse/redirect.h"
 #include "unionfuse/util.h"
 #include "unionfuse/whiteout.h"
@@ -132,25 +133,14 @@ static int build_dir(struct uf_fs *fs, const struct uf_layers *L, unsigned found
 	return 0;
 }
 
-/* Is upper file @name in @dirfd a metadata-only copy? Only a file with holes
- * can be one, which spares the xattr lookup for all others. Returns 1, 0,
- * or -EIO for an invalid overlay.metacopy value, as the kernel. */
-static int is_metacopy(const struct uf_fs *fs, int dirfd, const char *name, const struct stat *st)
-{
-	if (!S_ISREG(st->st_mode) || st->st_size == 0 || st->st_blocks * 512 >= st->st_size)
-		return 0;
-	g_autofree char *path = g_strdup_printf("/proc/self/fd/%d/%s", dirfd, name);
-	return uf_file_get_metacopy(fs, path);
-}
-
-static int build_nondir(const struct uf_fs *fs, const struct uf_layers *L, unsigned found,
+static int build_nondir(struct uf_fs *fs, const struct uf_layers *L, unsigned found,
 			const char *name, const struct stat *st, struct uf_inode *cand)
 {
 	unsigned branch = L->v[found].branch;
 
 	atomic_store(&cand->branch, branch);
 	atomic_store(&cand->data_branch, branch);
-	int r = fs->upper && branch == 0 ? is_metacopy(fs, L->v[found].fd, name, st) : 0;
+	int r = uf_metacopy_is(fs, L->v[found].fd, name, st);
 	if (r <= 0)
 		return r;
 	if (fs->untrusted_xattrs) {
@@ -158,20 +148,7 @@ static int build_nondir(const struct uf_fs *fs, const struct uf_layers *L, unsig
 			       name);
 		return -EPERM;
 	}
-	/* The data is in the next lower file of that name. */
-	for (unsigned i = found + 1; i < L->n; i++) {
-		struct stat lst;
-		if (fstatat(L->v[i].fd, name, &lst, AT_SYMLINK_NOFOLLOW) < 0)
-			continue;
-		if (!S_ISREG(lst.st_mode))
-			break;
-		atomic_store(&cand->data_branch, L->v[i].branch);
-		cand->data_real = (struct uf_key){ lst.st_dev, lst.st_ino };
-		return 0;
-	}
-	/* As the kernel: never show the hole as the file's data. */
-	uf_log_limited(LOG_WARNING, "metacopy '%s' with no lower data: EIO", name);
-	return -EIO;
+	return uf_metacopy_find_data(fs, L, found, name, cand);
 }
 
 /* Is @ino, found by the identity of the object @st that @name shows in layer
@@ -297,8 +274,7 @@ static int namei_once(struct uf_fs *fs, struct uf_inode *dir, const char *name,
 	    unshared ? uf_inode_find_dentry_lookup(fs, dir, name) : uf_inode_find_lookup(fs, &key);
 	if (ino && (shows(fs, dir, name, &L, found, &st, ino) ||
 		    shows_settled(fs, dir, name, ino, &L, found, &st))) {
-		if (S_ISREG(ino->type) && !uf_inode_data_in_upper(fs, ino) &&
-		    uf_inode_in_upper(fs, ino))
+		if (uf_inode_data_elsewhere(ino))
 			uf_metacopy_blocks(fs, ino, &st);
 		/* A hard link: the name found last is one that surely exists. */
 		if (!S_ISDIR(ino->type))
@@ -338,7 +314,7 @@ static int namei_once(struct uf_fs *fs, struct uf_inode *dir, const char *name,
 	ino = uf_inode_publish_over(fs, dir, name, cand, stale);
 	if (stale)
 		uf_inode_forget(fs, stale, 1);
-	if (S_ISREG(ino->type) && !uf_inode_data_in_upper(fs, ino) && uf_inode_in_upper(fs, ino))
+	if (uf_inode_data_elsewhere(ino))
 		uf_metacopy_blocks(fs, ino, &st);
 	if (!S_ISDIR(st.st_mode) && st.st_nlink > 1 && uf_inode_in_upper(fs, ino))
 		uf_inode_keep_pin(fs, ino, false); /* one of its names may go */

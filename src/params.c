@@ -292,20 +292,84 @@ int uf_params_split(const char *spec, GPtrArray **ret_parts, char **reterr_msg)
 	return 0;
 }
 
+/* As uf_params_split(), keeping empty parts (a "::" gives one). */
+static GPtrArray *split_keep_empty(const char *spec)
+{
+	GPtrArray *parts = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(GString) cur = g_string_new(NULL);
+
+	for (const char *p = spec;; p++) {
+		if (*p == '\\' && (p[1] == ':' || p[1] == '\\' || p[1] == ',')) {
+			g_string_append_c(cur, *++p);
+			continue;
+		}
+		if (*p != ':' && *p != '\0') {
+			g_string_append_c(cur, *p);
+			continue;
+		}
+		g_ptr_array_add(parts, g_strdup(cur->str));
+		g_string_truncate(cur, 0);
+		if (*p == '\0')
+			break;
+	}
+	return parts;
+}
+
+int uf_params_split_layers(const char *spec, bool bottom_first, GPtrArray **ret_parts,
+			   unsigned *ret_n_data, char **reterr_msg)
+{
+	g_autoptr(GPtrArray) t = split_keep_empty(spec);
+	g_autoptr(GPtrArray) parts = g_ptr_array_new_with_free_func(g_free);
+	unsigned n_data = 0;
+	guint i = 0;
+
+	if (bottom_first)
+		for (guint a = 0, b = t->len - 1; a < b; a++, b--) {
+			gpointer x = t->pdata[a];
+			t->pdata[a] = t->pdata[b];
+			t->pdata[b] = x;
+		}
+	/* Top-first now: plain layers, then "::"-separated data-only ones. */
+	for (; i < t->len && *(char *)t->pdata[i]; i++)
+		g_ptr_array_add(parts, g_strdup(t->pdata[i]));
+	while (i < t->len) {
+		/* At an empty part: it must be one "::" and a data layer. */
+		if (parts->len == 0 || i + 1 >= t->len || !*(char *)t->pdata[i + 1]) {
+			*reterr_msg = g_strdup_printf("empty branch in '%s'", spec);
+			return -EINVAL;
+		}
+		g_ptr_array_add(parts, g_strdup(t->pdata[i + 1]));
+		n_data++;
+		i += 2;
+		if (i < t->len && *(char *)t->pdata[i]) {
+			*reterr_msg =
+			    g_strdup_printf("in '%s' a plain branch follows a data-only "
+					    "one: give each data-only branch after a '::'",
+					    spec);
+			return -EINVAL;
+		}
+	}
+	*ret_parts = g_steal_pointer(&parts);
+	*ret_n_data = n_data;
+	return 0;
+}
+
 int uf_params_parse_branches(const char *spec, struct uf_config *c, char **reterr_msg)
 {
 	g_autoptr(GPtrArray) parts = NULL;
-	int r = uf_params_split(spec, &parts, reterr_msg);
+	unsigned n_data;
+	int r = uf_params_split_layers(spec, true, &parts, &n_data, reterr_msg);
 	if (r < 0)
 		return r;
-	if (parts->len < 2) {
+	if (parts->len - n_data < 2) {
 		*reterr_msg =
 		    g_strdup_printf("'%s' names one branch; give LOWER[:LOWER...]:UPPER", spec);
 		return -EINVAL;
 	}
 	/* Bottom to top on the command line; top-first inside. */
-	for (guint i = parts->len; i > 0; i--)
-		g_ptr_array_add(c->branches, g_strdup(parts->pdata[i - 1]));
+	for (guint i = 0; i < parts->len; i++)
+		g_ptr_array_add(c->branches, g_strdup(parts->pdata[i]));
+	c->n_data = n_data;
 	c->has_upper = true;
 	return 0;
 }
@@ -449,7 +513,7 @@ static int finish_branches(struct parse_state *s, char **reterr_msg)
 			return -EINVAL;
 		}
 		g_autoptr(GPtrArray) lowers = NULL;
-		r = uf_params_split(s->lowerdir, &lowers, reterr_msg);
+		r = uf_params_split_layers(s->lowerdir, false, &lowers, &c->n_data, reterr_msg);
 		if (r < 0)
 			return r;
 		if (pos->len == 2)
@@ -478,11 +542,11 @@ static int finish_branches(struct parse_state *s, char **reterr_msg)
 	if (c->tmpupper) {
 		/* Only lowers, bottom to top; the upper comes from tmpupper.c. */
 		g_autoptr(GPtrArray) lowers = NULL;
-		r = uf_params_split(pos->pdata[0], &lowers, reterr_msg);
+		r = uf_params_split_layers(pos->pdata[0], true, &lowers, &c->n_data, reterr_msg);
 		if (r < 0)
 			return r;
-		for (guint i = lowers->len; i > 0; i--)
-			g_ptr_array_add(c->branches, g_strdup(lowers->pdata[i - 1]));
+		for (guint i = 0; i < lowers->len; i++)
+			g_ptr_array_add(c->branches, g_strdup(lowers->pdata[i]));
 		c->has_upper = true;
 		c->mountpoint = g_strdup(pos->pdata[1]);
 		return 0;

@@ -155,25 +155,28 @@ int uf_fs_new(const struct uf_config *c, struct uf_fs **ret, char **reterr_msg)
 		r = -E2BIG;
 		goto fail;
 	}
-	r = c->farm == 2 ? uf_farm_branches_open(c, &fs->branches, &fs->n_branches, reterr_msg)
-			 : uf_branches_open(c, &fs->branches, &fs->n_branches, reterr_msg);
+	unsigned n_all;
+	r = c->farm == 2 ? uf_farm_branches_open(c, &fs->branches, &n_all, reterr_msg)
+			 : uf_branches_open(c, &fs->branches, &n_all, reterr_msg);
 	if (r < 0)
 		goto fail;
+	/* Data-only branches sit below the others, out of every merge. */
+	fs->n_data = c->n_data;
+	fs->n_branches = n_all - c->n_data;
 	fs->upper = c->has_upper ? &fs->branches[0] : NULL;
 	if (c->mountpoint) {
-		r = uf_check_mountpoint(c->mountpoint, fs->branches, fs->n_branches, reterr_msg);
+		r = uf_check_mountpoint(c->mountpoint, fs->branches, n_all, reterr_msg);
 		if (r < 0)
 			goto fail;
 	}
 	if (c->workdir && fs->upper) {
-		r = uf_open_workdir(c->workdir, fs->branches, fs->n_branches, &fs->work_fd,
-				    &work_path, reterr_msg);
+		r = uf_open_workdir(c->workdir, fs->branches, n_all, &fs->work_fd, &work_path,
+				    reterr_msg);
 		if (r < 0)
 			goto fail;
 	}
 	/* A sandbox's lowers are its farm's, isolated once. */
-	uf_branches_isolate(fs->branches, c->farm == 2 ? 1 : fs->n_branches, &fs->work_fd,
-			    work_path);
+	uf_branches_isolate(fs->branches, c->farm == 2 ? 1 : n_all, &fs->work_fd, work_path);
 	/* One daemon per upper and work dir (the kernel's "in use" check): two
 	 * would build copies over each other's and reap each other's
 	 * temporaries. The lock lives as long as the fd, i.e. the daemon. */
@@ -291,7 +294,7 @@ void uf_fs_free(struct uf_fs *fs)
 	g_hash_table_unref(fs->origins);
 	if (fs->root)
 		uf_inode_free(fs->root);
-	uf_branches_free(fs->branches, fs->n_branches);
+	uf_branches_free(fs->branches, fs->n_branches + fs->n_data);
 	if (fs->work_fd >= 0)
 		close(fs->work_fd);
 	g_free(fs->xattr_prefix);

@@ -53,6 +53,15 @@ static inline bool uf_inode_data_in_upper(const struct uf_fs *fs, struct uf_inod
 	       atomic_load_explicit(&ino->data_branch, memory_order_acquire) == 0;
 }
 
+/* Is regular file @ino a metadata-only file whose data is in another real
+ * file (an upper copy's lower, or a lower metacopy file's redirect target)? */
+static inline bool uf_inode_data_elsewhere(struct uf_inode *ino)
+{
+	return S_ISREG(ino->type) &&
+	       atomic_load_explicit(&ino->data_branch, memory_order_acquire) !=
+		   atomic_load_explicit(&ino->branch, memory_order_acquire);
+}
+
 /* Show in @st the blocks of the lower data of metadata-only copy @ino. */
 void uf_metacopy_blocks(struct uf_fs *fs, struct uf_inode *ino, struct stat *st);
 

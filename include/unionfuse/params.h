@@ -14,6 +14,7 @@
 
 struct uf_config {
 	GPtrArray *branches; /* char *, top-first: the upper (if any), then lowers */
+	unsigned n_data;     /* the last n_data of ->branches are data-only lowers */
 	bool has_upper;
 	char *workdir;
 	char *mountpoint;
@@ -72,7 +73,15 @@ struct uf_config {
  * message in *reterr_msg when a part is empty. */
 int uf_params_split(const char *spec, GPtrArray **ret_parts, char **reterr_msg);
 
-/* Parse "LOWER[:LOWER...]:UPPER" (bottom to top) into @c->branches.
+/* Split a branch list that may end in data-only layers, the kernel's
+ * "L1:L2::D1::D2" (top-first; @bottom_first: our "D2::D1::L2:L1:UPPER").
+ * Returns 0, the parts top-first (plain ones, then the data-only ones) in a
+ * new array in *ret_parts and the number of data-only ones, or -EINVAL with
+ * a message. */
+int uf_params_split_layers(const char *spec, bool bottom_first, GPtrArray **ret_parts,
+			   unsigned *ret_n_data, char **reterr_msg);
+
+/* Parse "[DATA::...]LOWER[:LOWER...]:UPPER" (bottom to top) into @c->branches.
  * Returns 0 or -EINVAL with *reterr_msg set. */
 int uf_params_parse_branches(const char *spec, struct uf_config *c, char **reterr_msg);
 

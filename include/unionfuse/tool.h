@@ -27,6 +27,7 @@ void uf_tools_list(void);
 int uf_tool_lock(int argc, char **argv);
 int uf_tool_diff(int argc, char **argv);
 int uf_tool_check(int argc, char **argv);
+int uf_tool_unify(int argc, char **argv);
 
 /* Shared by the layer tools (common.c). */
 

@@ -119,6 +119,11 @@ struct uf_inode {
 	 * after a metadata-only copy-up (chmod of a big lower file), until the
 	 * first write copies the data too. Set under ->lock. */
 	_Atomic uint16_t data_branch;
+	/* Regular files whose data is reached by a metacopy file's redirect
+	 * (metacopy.c): the path of the data in ->data_branch, absolute (from
+	 * that branch's root, e.g. a data-only branch) or one name in the
+	 * parent's layer; NULL: ->name there. fs->inodes_lock. */
+	char *data_path;
 	/* A lower hard link in a writable union: copy-up will break it off its
 	 * other names (as the kernel without index=on), so each name gets its
 	 * own inode and none is in the table. Immutable. */
@@ -137,7 +142,8 @@ struct uf_inode {
 };
 
 struct uf_fs {
-	unsigned n_branches;
+	unsigned n_branches;	    /* the merged ones; data-only ones follow */
+	unsigned n_data;	    /* data-only branches: branches[n_branches...] */
 	struct uf_branch *branches; /* top-first */
 	struct uf_branch *upper;    /* &branches[0], or NULL when read-only */
 	int work_fd;		    /* workdir for temp files, or -1 */

@@ -36,6 +36,18 @@ static inline int uf_file_get_metacopy(const struct uf_fs *fs, const char *path)
 	return uf_layer_file_get_metacopy(&f, path);
 }
 
+static inline int uf_file_get_redirect(const struct uf_fs *fs, int fd, char **ret)
+{
+	struct uf_layer_fmt f = uf_fs_layer_fmt(fs);
+	return uf_layer_file_get_redirect(&f, fd, ret);
+}
+
+static inline int uf_fd_get_metacopy(const struct uf_fs *fs, int fd)
+{
+	struct uf_layer_fmt f = uf_fs_layer_fmt(fs);
+	return uf_layer_fd_get_metacopy(&f, fd);
+}
+
 static inline int uf_dir_set_opaque(const struct uf_fs *fs, int dirfd)
 {
 	struct uf_layer_fmt f = uf_fs_layer_fmt(fs);

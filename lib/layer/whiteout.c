@@ -99,7 +99,28 @@ int uf_layer_file_get_metacopy(const struct uf_layer_fmt *f, const char *path)
 	ssize_t n = lgetxattr(path, f->metacopy, v, sizeof(v));
 
 	if (n < 0) {
-		if (errno == ENODATA || errno == ENOTSUP)
+		/* EACCES: user.* needs read access to the file; as the kernel
+		 * (ovl_check_metacopy_xattr()), such a file is no metacopy. */
+		if (errno == ENODATA || errno == ENOTSUP || errno == EACCES)
+			return 0;
+		return errno == ERANGE ? -EIO : -errno;
+	}
+	return uf_metacopy_parse(v, n, NULL) < 0 ? -EIO : 1;
+}
+
+int uf_layer_file_get_redirect(const struct uf_layer_fmt *f, int fd, char **ret)
+{
+	/* The same value and rules as a directory's. */
+	return uf_layer_dir_get_redirect(f, fd, ret);
+}
+
+int uf_layer_fd_get_metacopy(const struct uf_layer_fmt *f, int fd)
+{
+	char v[UF_METACOPY_MAX + 1];
+	ssize_t n = fgetxattr(fd, f->metacopy, v, sizeof(v));
+
+	if (n < 0) {
+		if (errno == ENODATA || errno == ENOTSUP || errno == EACCES)
 			return 0;
 		return errno == ERANGE ? -EIO : -errno;
 	}

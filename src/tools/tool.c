@@ -10,6 +10,8 @@ static const struct uf_tool tools[] = {
 	{ "diff", "what an upper changes in the union (unionfuse-diff(8))", uf_tool_diff },
 	{ "check", "find (and --repair) what a crash or a hand edit left (unionfuse-check(8))",
 	  uf_tool_check },
+	{ "unify", "move files sandboxes share into a data-only store (unionfuse-unify(8))",
+	  uf_tool_unify },
 };
 
 const struct uf_tool *uf_tool_find(const char *word)

@@ -42,6 +42,53 @@ static void assert_msg(int r, const char *msg, const char *must_contain, const c
 			      "%s: message '%s' does not name '%s'", what, msg, must_contain);
 }
 
+/* Data-only branches: the kernel's "L1:L2::D1::D2" (top-first) and ours,
+ * bottom-first "D2::D1::L2:L1:U". Parts come back top-first. */
+START_TEST(test_params_split_layers)
+{
+	static const struct {
+		const char *spec;
+		bool bottom_first;
+		int r;
+		unsigned n_data;
+		const char *parts[MAX_PARTS];
+	} t[] = {
+		{ "a:b", false, 0, 0, { "a", "b" } },
+		{ "a::d", false, 0, 1, { "a", "d" } },
+		{ "a:b::d1::d2", false, 0, 2, { "a", "b", "d1", "d2" } },
+		{ "a\\:\\:b::d", false, 0, 1, { "a::b", "d" } },
+		{ "d2::d1::b:a:u", true, 0, 2, { "u", "a", "b", "d1", "d2" } },
+		{ "d::a:u", true, 0, 1, { "u", "a", "d" } },
+		{ "a:u", true, 0, 0, { "u", "a" } },
+		{ "::d", false, -EINVAL, 0, { NULL } },
+		{ "a::", false, -EINVAL, 0, { NULL } },
+		{ "a:::d", false, -EINVAL, 0, { NULL } },
+		{ "a::d1:d2", false, -EINVAL, 0, { NULL } }, /* a plain one after data */
+		{ "a::d::", false, -EINVAL, 0, { NULL } },
+		{ "d::", true, -EINVAL, 0, { NULL } },
+		{ "d1:d2::a:u", true, -EINVAL, 0, { NULL } },
+		{ "", false, -EINVAL, 0, { NULL } },
+	};
+
+	for (size_t i = 0; i < G_N_ELEMENTS(t); i++) {
+		GPtrArray *parts = NULL;
+		unsigned n_data = 99;
+		char *msg = NULL;
+		int r = uf_params_split_layers(t[i].spec, t[i].bottom_first, &parts, &n_data, &msg);
+
+		ck_assert_msg(r == t[i].r, "split_layers('%s') = %d, want %d", t[i].spec, r,
+			      t[i].r);
+		assert_msg(r, msg, NULL, t[i].spec);
+		if (r == 0) {
+			assert_strv(parts, t[i].parts, t[i].spec);
+			ck_assert_uint_eq(n_data, t[i].n_data);
+			g_ptr_array_unref(parts);
+		}
+		g_free(msg);
+	}
+}
+END_TEST
+
 START_TEST(test_params_split)
 {
 	static const struct {
@@ -177,7 +224,11 @@ static const struct parse_case parse_cases[] = {
 	  .branches = { "A" }, .mountpoint = "/mnt" },
 	{ .argv = { "unionfuse", "-o", "lowerdir=A\\:1:B", "/mnt" },
 	  .branches = { "A:1", "B" }, .mountpoint = "/mnt" },
-	{ .argv = { "unionfuse", "-o", "lowerdir=A::B", "/mnt" }, .r = -EINVAL },
+	/* The kernel's data-only branches after "::" (kept last, top-first). */
+	{ .argv = { "unionfuse", "-o", "lowerdir=A::B", "/mnt" },
+	  .branches = { "A", "B" }, .mountpoint = "/mnt" },
+	{ .argv = { "unionfuse", "-o", "lowerdir=A::B:C", "/mnt" }, .r = -EINVAL },
+	{ .argv = { "unionfuse", "-o", "lowerdir=::B", "/mnt" }, .r = -EINVAL },
 	{ .argv = { "unionfuse", "-o", "upperdir=U,workdir=W", "/mnt" }, .r = -EINVAL },
 	/* Found by fuzz-params: an empty upperdir= became an empty branch. */
 	{ .argv = { "unionfuse", "-o", "lowerdir=/a:/b,upperdir=,workdir=/w", "/mnt" }, .r = -EINVAL },
@@ -478,6 +529,7 @@ static Suite *params_suite(void)
 	TCase *tc = tcase_create("core");
 
 	tcase_add_test(tc, test_params_split);
+	tcase_add_test(tc, test_params_split_layers);
 	tcase_add_test(tc, test_params_branches);
 	tcase_add_loop_test(tc, test_params_parse, 0, G_N_ELEMENTS(parse_cases));
 	tcase_add_test(tc, test_params_compat);

@@ -61,6 +61,12 @@ int uf_layer_dir_get_redirect(const struct uf_layer_fmt *f, int dirfd, char **re
  * -EIO for an invalid overlay.metacopy value (as the kernel), or -errno. */
 int uf_layer_file_get_metacopy(const struct uf_layer_fmt *f, const char *path);
 
+/* The same for a regular file open as @fd (not O_PATH): a metadata-only
+ * file's redirect, naming where its data is; and its overlay.metacopy,
+ * returning as uf_layer_file_get_metacopy(). */
+int uf_layer_file_get_redirect(const struct uf_layer_fmt *f, int fd, char **ret);
+int uf_layer_fd_get_metacopy(const struct uf_layer_fmt *f, int fd);
+
 /* Mark directory @dirfd opaque ("y"); set its redirect to @path. Returns 0
  * or -errno. */
 int uf_layer_dir_set_opaque(const struct uf_layer_fmt *f, int dirfd);
