@@ -48,6 +48,14 @@
 #include "unionfuse/util.h"
 
 #define MERGE_DEPTH_MAX 512
+/* The merge's work dir in the target's root, hidden in the union by a
+ * whiteout of that name in the upper: copies are built there and the old
+ * objects go there, out of every view (the kernel shows ".wh." names). */
+#define MERGE_WORK ".wh..wh.uf-merge"
+#define MERGE_STASH_PREFIX "/" MERGE_WORK "/"
+/* On the target's copy of a group of hard links while its upper names go:
+ * the upper inode's "dev:ino", so that a rerun links the rest to it. */
+#define MERGE_LINK_XATTR "uf-merge-link"
 
 /* The names of one inode of the upper with several links. */
 struct group {
@@ -59,7 +67,9 @@ struct merge {
 	const struct uf_stack *s;
 	struct uf_stack below; /* the lowers under the target (fds borrowed) */
 	int target;	       /* s->lower_fds[0] */
+	int work;	       /* MERGE_WORK in the target */
 	GHashTable *groups;    /* "dev:ino" -> struct group */
+	GHashTable *stashes;   /* names in the work dir that a redirect names */
 	unsigned long steps, kill_at, entries;
 	const char *path; /* of what failed, for the message */
 };
@@ -175,15 +185,15 @@ static char *below_path(struct merge *m, const char *path)
 	return g_steal_pointer(&bp);
 }
 
-/* Make a fresh temporary name in @dirfd by @make (mkdir or a copy), which
- * fails with EEXIST on a name a killed run left. */
+/* A fresh temporary name in the work dir; what makes it fails with EEXIST
+ * on a name a killed run left, and the caller takes another. */
 static void fresh_tmp(char tmp[static UF_TMP_NAME_MAX])
 {
 	uf_tmp_name(tmp);
 }
 
-/* Put @tmp of @dirfd at @name: an exchange with what is there (then removed
- * under the temporary name) or a rename; then fsync the dir. */
+/* Move @tmp of the work dir to @name of @dirfd: an exchange with what is
+ * there (then removed in the work dir) or a rename; each dir fsync'd. */
 static int publish(struct merge *m, int dirfd, const char *tmp, const char *name)
 {
 	struct stat st;
@@ -191,16 +201,38 @@ static int publish(struct merge *m, int dirfd, const char *tmp, const char *name
 
 	step(m);
 	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-		r = uf_neg_errno(renameat2(dirfd, tmp, dirfd, name, RENAME_EXCHANGE));
+		r = uf_neg_errno(renameat2(m->work, tmp, dirfd, name, RENAME_EXCHANGE));
 		if (r == 0)
 			r = uf_neg_errno(fsync(dirfd));
 		if (r == 0)
-			r = uf_remove_tree(dirfd, tmp);
+			r = uf_remove_tree(m->work, tmp);
 	} else {
-		r = uf_neg_errno(renameat2(dirfd, tmp, dirfd, name, RENAME_NOREPLACE));
+		r = uf_neg_errno(renameat2(m->work, tmp, dirfd, name, RENAME_NOREPLACE));
 	}
 	if (r == 0)
 		r = uf_neg_errno(fsync(dirfd));
+	if (r == 0)
+		r = uf_neg_errno(fsync(m->work));
+	return r;
+}
+
+/* Move @name of target dir @dirfd into the work dir, leaving a whiteout
+ * when @whiteout, and remove it there. */
+static int remove_aside(struct merge *m, int dirfd, const char *name, bool whiteout)
+{
+	char tmp[UF_TMP_NAME_MAX];
+	int r;
+
+	do {
+		fresh_tmp(tmp);
+		step(m);
+		r = uf_neg_errno(renameat2(dirfd, name, m->work, tmp,
+					   whiteout ? RENAME_WHITEOUT : RENAME_NOREPLACE));
+	} while (r == -EEXIST);
+	if (r == 0)
+		r = uf_neg_errno(fsync(dirfd));
+	if (r == 0)
+		r = uf_remove_tree(m->work, tmp);
 	return r;
 }
 
@@ -290,33 +322,36 @@ static int stash(struct merge *m, int fd, const char *src, char **ret)
 		fresh_tmp(tmp);
 		step(m);
 		if (part >= 0)
-			r = uf_layer_copy_tree(parent, base_of(src), m->target, tmp);
+			r = uf_layer_copy_tree(parent, base_of(src), m->work, tmp);
 		else
-			r = make_dir(m, m->target, tmp, false);
+			r = make_dir(m, m->work, tmp, false);
 	} while (r == -EEXIST);
-	_cleanup_close_ int sfd = r < 0 ? r : open_dir(m->target, tmp);
+	_cleanup_close_ int sfd = r < 0 ? r : open_dir(m->work, tmp);
 	if (sfd < 0)
 		return sfd;
 	r = mark_stash(m, sfd, bsrc);
 	if (r == 0)
 		r = uf_neg_errno(fsync(sfd));
 	if (r == 0)
-		r = uf_neg_errno(fsync(m->target));
+		r = uf_neg_errno(fsync(m->work));
 	if (r < 0)
 		return r;
-	g_autofree char *abs = g_strconcat("/", tmp, NULL);
+	g_autofree char *abs = g_strconcat(MERGE_STASH_PREFIX, tmp, NULL);
 	step(m);
 	r = uf_layer_dir_set_redirect(&m->s->fmt, fd, abs);
 	if (r == 0)
 		r = uf_neg_errno(fsync(fd));
-	if (r == 0)
-		*ret = g_strdup(tmp);
+	if (r == 0) {
+		*ret = g_strconcat(MERGE_WORK "/", tmp, NULL);
+		g_hash_table_add(m->stashes, g_strdup(tmp));
+	}
 	return r;
 }
 
 static bool is_stash_redirect(const char *rd)
 {
-	return rd[0] == '/' && g_str_has_prefix(rd + 1, UF_TMP_PREFIX) && !strchr(rd + 1, '/');
+	return g_str_has_prefix(rd, MERGE_STASH_PREFIX) &&
+	       !strchr(rd + strlen(MERGE_STASH_PREFIX), '/');
 }
 
 /* Is @name of @dirfd (@st) an entry of the format rather than data: a
@@ -376,6 +411,7 @@ static int pass_stash(struct merge *m, int dfd, const char *path, const char *lp
 		if (r < 0)
 			return r;
 		if (rd && is_stash_redirect(rd)) {
+			g_hash_table_add(m->stashes, g_strdup(rd + strlen(MERGE_STASH_PREFIX)));
 			r = pass_stash(m, fd, cpath, rd + 1, depth + 1);
 		} else if (rd) {
 			g_autofree char *src = uf_tool_redirect_source(clp, rd);
@@ -448,7 +484,7 @@ static int merge_nondir(struct merge *m, int udir, const char *name, int tdir, c
 	do {
 		fresh_tmp(tmp);
 		step(m);
-		r = uf_layer_copy_node(udir, name, data, tdir, tmp, m->s->fmt.prefix);
+		r = uf_layer_copy_node(udir, name, data, m->work, tmp, m->s->fmt.prefix);
 	} while (r == -EEXIST);
 	if (r == 0)
 		r = publish(m, tdir, tmp, name);
@@ -503,7 +539,8 @@ static int pass_copy(struct merge *m, int ufd, int tfd, const char *path, int de
 			do {
 				fresh_tmp(tmp);
 				step(m);
-				r = uf_layer_copy_tree(m->target, rd + 1, tfd, tmp);
+				r = uf_layer_copy_tree(m->work, rd + strlen(MERGE_STASH_PREFIX),
+						       m->work, tmp);
 			} while (r == -EEXIST);
 			if (r == 0)
 				r = publish(m, tfd, tmp, name);
@@ -521,7 +558,7 @@ static int pass_copy(struct merge *m, int ufd, int tfd, const char *path, int de
 			do {
 				fresh_tmp(tmp);
 				step(m);
-				r = make_dir(m, tfd, tmp, has);
+				r = make_dir(m, m->work, tmp, has);
 			} while (r == -EEXIST);
 			if (r == 0)
 				r = publish(m, tfd, tmp, name);
@@ -532,7 +569,7 @@ static int pass_copy(struct merge *m, int ufd, int tfd, const char *path, int de
 			do {
 				fresh_tmp(tmp);
 				step(m);
-				r = make_dir(m, tfd, tmp, false);
+				r = make_dir(m, m->work, tmp, false);
 			} while (r == -EEXIST);
 			if (r == 0)
 				r = publish(m, tfd, tmp, name);
@@ -547,60 +584,113 @@ static int pass_copy(struct merge *m, int ufd, int tfd, const char *path, int de
 	return r;
 }
 
-/* Pass 2: one group of hard links, all of whose names are in the upper. */
-static int merge_group(struct merge *m, struct group *g)
+/* Pass 2: one group of hard links, all of whose names are in the upper:
+ * one copy, marked with the upper inode, linked at each name; the copy's
+ * own name goes (it would count in st_nlink); then the upper's names go,
+ * back to back (one step: a crash among them shows the names gone and those
+ * left as two inodes until the rerun), then the mark. A rerun finds the
+ * mark on a name already published and links the rest to it. */
+static int merge_group(struct merge *m, struct group *g, const char *key)
 {
-	char stash[UF_TMP_NAME_MAX];
+	g_autofree char *mark = g_strconcat(m->s->fmt.prefix, MERGE_LINK_XATTR, NULL);
+	char stash[UF_TMP_NAME_MAX], val[64];
 	const char *first = g->paths->pdata[0];
-	g_autofree char *fp = parent_of(first);
-	_cleanup_close_ int ufd = open_path(m->s->upper_fd, fp);
-	_cleanup_close_ int data = -1;
-	int r;
+	int r = -ENOENT;
 
 	m->path = first;
-	if (ufd < 0)
-		return ufd;
-	data = data_source(m, ufd, base_of(first), first);
-	if (data == -ENOENT)
-		data = -1;
-	else if (data < 0)
-		return data;
-	do {
-		fresh_tmp(stash);
-		step(m);
-		r = uf_layer_copy_node(ufd, base_of(first), data, m->target, stash,
-				       m->s->fmt.prefix);
-	} while (r == -EEXIST);
+	/* A rerun: a name published by the killed run. */
+	for (guint i = 0; r == -ENOENT && i < g->paths->len; i++) {
+		const char *p = g->paths->pdata[i];
+		g_autofree char *pp = parent_of(p);
+		_cleanup_close_ int tfd = open_path(m->target, pp);
+		_cleanup_close_ int fd = tfd < 0 ? -1 : openat(tfd, base_of(p), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		ssize_t n = fd < 0 ? -1 : fgetxattr(fd, mark, val, sizeof(val) - 1);
+		if (n > 0 && (size_t)n == strlen(key) && memcmp(val, key, n) == 0) {
+			do {
+				fresh_tmp(stash);
+				char buf[UF_PROC_FD_MAX];
+				r = uf_neg_errno(linkat(AT_FDCWD, uf_proc_fd(buf, fd), m->work, stash,
+							AT_SYMLINK_FOLLOW));
+			} while (r == -EEXIST);
+			if (r < 0)
+				return r;
+		}
+	}
+	if (r == -ENOENT) {
+		g_autofree char *fp = parent_of(first);
+		_cleanup_close_ int ufd = open_path(m->s->upper_fd, fp);
+		_cleanup_close_ int data = -1;
+		if (ufd < 0)
+			return ufd;
+		data = data_source(m, ufd, base_of(first), first);
+		if (data == -ENOENT)
+			data = -1;
+		else if (data < 0)
+			return data;
+		do {
+			fresh_tmp(stash);
+			step(m);
+			r = uf_layer_copy_node(ufd, base_of(first), data, m->work, stash,
+					       m->s->fmt.prefix);
+		} while (r == -EEXIST);
+		if (r == 0) {
+			_cleanup_close_ int fd = openat(m->work, stash, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+			r = fd < 0 ? -errno : uf_neg_errno(fsetxattr(fd, mark, key, strlen(key), 0));
+			if (r == 0)
+				r = uf_neg_errno(fsync(fd));
+		}
+	}
 	for (guint i = 0; r == 0 && i < g->paths->len; i++) {
 		const char *p = g->paths->pdata[i];
 		g_autofree char *pp = parent_of(p);
 		_cleanup_close_ int tfd = open_path(m->target, pp);
 		char tmp[UF_TMP_NAME_MAX];
+		struct stat a, b;
 
 		m->path = p;
 		if (tfd < 0)
 			return tfd;
+		if (fstatat(tfd, base_of(p), &a, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    fstatat(m->work, stash, &b, AT_SYMLINK_NOFOLLOW) == 0 && a.st_ino == b.st_ino &&
+		    a.st_dev == b.st_dev)
+			continue; /* linked by the killed run */
 		do {
 			fresh_tmp(tmp);
 			step(m);
-			r = uf_neg_errno(linkat(m->target, stash, tfd, tmp, 0));
+			r = uf_neg_errno(linkat(m->work, stash, m->work, tmp, 0));
 		} while (r == -EEXIST);
 		if (r == 0)
 			r = publish(m, tfd, tmp, base_of(p));
 	}
-	/* Every name is in the target: now the upper's go, one after the
-	 * other (the union shows the group split until the last one went). */
+	/* The stash's link goes before the target's names show. */
+	_cleanup_close_ int fd = r < 0 ? -1 : openat(m->work, stash, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (r == 0 && fd < 0)
+		r = -errno;
+	if (r == 0) {
+		step(m);
+		r = uf_neg_errno(unlinkat(m->work, stash, 0));
+	}
+	if (r == 0)
+		r = uf_neg_errno(fsync(m->work));
+	if (r == 0)
+		step(m);
 	for (guint i = 0; r == 0 && i < g->paths->len; i++) {
 		const char *p = g->paths->pdata[i];
 		g_autofree char *pp = parent_of(p);
 		_cleanup_close_ int pfd = open_path(m->s->upper_fd, pp);
 
 		m->path = p;
-		r = pfd < 0 ? pfd : upper_unlink(m, pfd, base_of(p));
+		r = pfd < 0 ? pfd : uf_neg_errno(unlinkat(pfd, base_of(p), 0));
+		if (r == 0)
+			r = uf_neg_errno(fsync(pfd));
 		m->entries += r == 0;
 	}
+	if (r == 0) {
+		step(m);
+		r = uf_neg_errno(fremovexattr(fd, mark));
+	}
 	if (r == 0)
-		r = uf_neg_errno(unlinkat(m->target, stash, 0));
+		r = uf_neg_errno(fsync(fd));
 	return r;
 }
 
@@ -639,8 +729,7 @@ static int merge_whiteout(struct merge *m, int ufd, const char *uname, int tfd, 
 		return has;
 	if (fstatat(tfd, name, &tst, AT_SYMLINK_NOFOLLOW) == 0) {
 		if (!(has && uf_format_is_whiteout(&tst))) {
-			step(m);
-			r = uf_remove_aside(tfd, name, has);
+			r = remove_aside(m, tfd, name, has);
 		}
 	} else if (has) {
 		step(m);
@@ -674,6 +763,8 @@ static int pass_finish(struct merge *m, int uparent, const char *uname, int ufd,
 		m->path = cpath;
 		if (fstatat(ufd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			return -errno;
+		if (uparent < 0 && strcmp(name, MERGE_WORK) == 0)
+			continue; /* the work dir's, last */
 		if (uf_format_is_whiteout(&st)) {
 			r = merge_whiteout(m, ufd, name, tfd, name, bp);
 		} else if (uf_wh_name_parse(name, &target) == UF_WH_TARGET &&
@@ -689,12 +780,6 @@ static int pass_finish(struct merge *m, int uparent, const char *uname, int ufd,
 	}
 	if (r < 0)
 		return r;
-	/* What a killed run left in the target (a pid not ours). */
-	g_autoptr(GPtrArray) tnames = NULL;
-	if (uf_tool_list_dir(tfd, NULL, &tnames) == 0)
-		for (guint i = 0; i < tnames->len; i++)
-			uf_tmp_reap(tfd, tnames->pdata[i]);
-
 	m->path = path;
 	if (fstat(ufd, &st) < 0)
 		return -errno;
@@ -790,28 +875,67 @@ static void usage(FILE *f)
 		   "    -h, --help    this help\n");
 }
 
+/* The work dir, hidden first by a whiteout in the upper. */
+static int open_work(struct merge *m)
+{
+	struct stat st;
+	int r = 0;
+
+	if (fstatat(m->s->upper_fd, MERGE_WORK, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		step(m);
+		r = uf_neg_errno(mknodat(m->s->upper_fd, MERGE_WORK, S_IFCHR | 0000, 0));
+		if (r == 0)
+			r = uf_neg_errno(fsync(m->s->upper_fd));
+	} else if (!uf_format_is_whiteout(&st)) {
+		r = -EEXIST;
+	}
+	if (r < 0)
+		return r;
+	r = uf_neg_errno(mkdirat(m->target, MERGE_WORK, 0700));
+	if (r == -EEXIST)
+		r = 0;
+	if (r == 0)
+		r = uf_neg_errno(fsync(m->target));
+	if (r < 0)
+		return r;
+	m->work = open_dir(m->target, MERGE_WORK);
+	return m->work < 0 ? m->work : 0;
+}
+
 static int run(struct merge *m)
 {
-	int r = pass_stash(m, m->s->upper_fd, "", "", 0);
+	int r = open_work(m);
+	if (r == 0)
+		r = pass_stash(m, m->s->upper_fd, "", "", 0);
+	/* What a killed run left in the work dir but the stashes in use. */
+	g_autoptr(GPtrArray) left = NULL;
+	if (r == 0)
+		r = uf_tool_list_dir(m->work, NULL, &left);
+	for (guint i = 0; r == 0 && i < left->len; i++)
+		if (!g_hash_table_contains(m->stashes, left->pdata[i]))
+			r = uf_remove_tree(m->work, left->pdata[i]);
 	if (r == 0)
 		r = pass_copy(m, m->s->upper_fd, m->target, "", 0);
 
 	GHashTableIter it;
-	gpointer g;
+	gpointer key, g;
 	g_hash_table_iter_init(&it, m->groups);
-	while (r == 0 && g_hash_table_iter_next(&it, NULL, &g))
-		r = merge_group(m, g);
+	while (r == 0 && g_hash_table_iter_next(&it, &key, &g))
+		r = merge_group(m, g, key);
 	if (r == 0)
 		r = pass_finish(m, -1, NULL, m->s->upper_fd, m->target, "", 0);
 	if (r < 0)
 		return r;
-	/* No redirect names a stash any more. */
-	g_autoptr(GPtrArray) names = NULL;
-	r = uf_tool_list_dir(m->target, NULL, &names);
-	for (guint i = 0; r == 0 && i < names->len; i++)
-		if (g_str_has_prefix(names->pdata[i], UF_TMP_PREFIX))
-			r = uf_remove_tree(m->target, names->pdata[i]);
-	return r == 0 ? uf_neg_errno(fsync(m->target)) : r;
+	/* No redirect names a stash any more: the work dir goes, then what
+	 * hid it. */
+	m->path = MERGE_WORK;
+	step(m);
+	r = uf_remove_tree(m->target, MERGE_WORK);
+	if (r == 0)
+		r = uf_neg_errno(fsync(m->target));
+	if (r == 0)
+		r = upper_unlink(m, m->s->upper_fd, MERGE_WORK);
+	return r;
 }
 
 int uf_tool_merge(int argc, char **argv)
@@ -873,9 +997,17 @@ int uf_tool_merge(int argc, char **argv)
 	m.below.lower_fds = s.lower_fds + 1;
 	m.below.lower_paths = s.lower_paths + 1;
 	m.groups = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, group_free);
+	m.stashes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	m.kill_at = kill_at ? strtoul(kill_at, NULL, 10) : 0;
-	int r = run(&m);
+	m.work = -1;
+	g_autoptr(GPtrArray) names = NULL;
+	int r = uf_tool_list_dir(s.upper_fd, NULL, &names);
+	if (r == 0 && names->len > 0)
+		r = run(&m);
+	if (m.work >= 0)
+		close(m.work);
 	g_hash_table_destroy(m.groups);
+	g_hash_table_destroy(m.stashes);
 	if (r < 0) {
 		fflush(stdout);
 		fprintf(stderr, "unionfuse merge: '%s': %s (run it again to finish)\n",
