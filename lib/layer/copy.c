@@ -107,8 +107,8 @@ int uf_layer_fsync_at(int dirfd, const char *name)
  * owner before mode (chown clears setuid), xattrs after chown (which
  * clears security.capability) and after mode (an ACL sets the mode's
  * group bits from its mask). */
-static int copy_meta(int sdir, const char *name, int ddir, const char *dname,
-		     const struct stat *st, const char *prefix)
+static int copy_meta(int sdir, const char *name, int ddir, const char *dname, const struct stat *st,
+		     const char *prefix)
 {
 	g_autofree char *sp = uf_at_path(sdir, name);
 	g_autofree char *dp = uf_at_path(ddir, dname);
@@ -136,9 +136,8 @@ static int make_node(int sdir, const char *name, int data_fd, int ddir, const ch
 		struct stat dst_st;
 		if (fstat(data_fd, &dst_st) < 0)
 			return -errno;
-		_cleanup_close_ int dst = openat(ddir, dname,
-						 O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-						 0600);
+		_cleanup_close_ int dst =
+		    openat(ddir, dname, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (dst < 0)
 			return -errno;
 		int r = uf_layer_copy_data(data_fd, dst, dst_st.st_size);
@@ -158,8 +157,8 @@ static int make_node(int sdir, const char *name, int data_fd, int ddir, const ch
 	}
 	if (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode) || S_ISFIFO(st->st_mode) ||
 	    S_ISSOCK(st->st_mode))
-		return uf_neg_errno(mknodat(ddir, dname, (st->st_mode & S_IFMT) | 0600,
-					    st->st_rdev));
+		return uf_neg_errno(
+		    mknodat(ddir, dname, (st->st_mode & S_IFMT) | 0600, st->st_rdev));
 	return -EINVAL;
 }
 
@@ -220,13 +219,14 @@ static int copy_tree(struct tree_copy *t, int sdir, const char *name, int ddir, 
 	if (fstatat(sdir, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
 	if (!S_ISDIR(st.st_mode)) {
-		g_autofree char *key = g_strdup_printf("%lu:%lu", (unsigned long)st.st_dev,
-						       (unsigned long)st.st_ino);
+		g_autofree char *key =
+		    g_strdup_printf("%lu:%lu", (unsigned long)st.st_dev, (unsigned long)st.st_ino);
 		const int *first = st.st_nlink > 1 ? g_hash_table_lookup(t->links, key) : NULL;
 		if (first) {
 			/* Linked from the copy of its first name: one inode again. */
 			g_autofree char *from = g_strdup_printf("/proc/self/fd/%d", first[0]);
-			int r = uf_neg_errno(linkat(AT_FDCWD, from, ddir, dname, AT_SYMLINK_FOLLOW));
+			int r =
+			    uf_neg_errno(linkat(AT_FDCWD, from, ddir, dname, AT_SYMLINK_FOLLOW));
 			return r;
 		}
 		int r = uf_layer_copy_node(sdir, name, -1, ddir, dname, NULL);
@@ -243,13 +243,15 @@ static int copy_tree(struct tree_copy *t, int sdir, const char *name, int ddir, 
 	}
 	if (++t->depth > COPY_DEPTH_MAX)
 		return -ELOOP;
-	_cleanup_close_ int sfd = openat(sdir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	_cleanup_close_ int sfd =
+	    openat(sdir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (sfd < 0)
 		return -errno;
 	int r = uf_neg_errno(mkdirat(ddir, dname, 0700));
 	if (r < 0)
 		return r;
-	_cleanup_close_ int dfd = openat(ddir, dname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	_cleanup_close_ int dfd =
+	    openat(ddir, dname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0)
 		return -errno;
 	r = copy_dir_entries(t, sfd, dfd);

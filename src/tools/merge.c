@@ -431,8 +431,8 @@ static bool in_group(struct merge *m, const struct stat *st)
 {
 	if (!S_ISREG(st->st_mode) || st->st_nlink < 2)
 		return false;
-	g_autofree char *key = g_strdup_printf("%lu:%lu", (unsigned long)st->st_dev,
-					       (unsigned long)st->st_ino);
+	g_autofree char *key =
+	    g_strdup_printf("%lu:%lu", (unsigned long)st->st_dev, (unsigned long)st->st_ino);
 	struct group *g = g_hash_table_lookup(m->groups, key);
 	return g && g->paths->len == g->nlink;
 }
@@ -603,14 +603,15 @@ static int merge_group(struct merge *m, struct group *g, const char *key)
 		const char *p = g->paths->pdata[i];
 		g_autofree char *pp = parent_of(p);
 		_cleanup_close_ int tfd = open_path(m->target, pp);
-		_cleanup_close_ int fd = tfd < 0 ? -1 : openat(tfd, base_of(p), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		_cleanup_close_ int fd =
+		    tfd < 0 ? -1 : openat(tfd, base_of(p), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 		ssize_t n = fd < 0 ? -1 : fgetxattr(fd, mark, val, sizeof(val) - 1);
 		if (n > 0 && (size_t)n == strlen(key) && memcmp(val, key, n) == 0) {
 			do {
 				fresh_tmp(stash);
 				char buf[UF_PROC_FD_MAX];
-				r = uf_neg_errno(linkat(AT_FDCWD, uf_proc_fd(buf, fd), m->work, stash,
-							AT_SYMLINK_FOLLOW));
+				r = uf_neg_errno(linkat(AT_FDCWD, uf_proc_fd(buf, fd), m->work,
+							stash, AT_SYMLINK_FOLLOW));
 			} while (r == -EEXIST);
 			if (r < 0)
 				return r;
@@ -634,8 +635,10 @@ static int merge_group(struct merge *m, struct group *g, const char *key)
 					       m->s->fmt.prefix);
 		} while (r == -EEXIST);
 		if (r == 0) {
-			_cleanup_close_ int fd = openat(m->work, stash, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-			r = fd < 0 ? -errno : uf_neg_errno(fsetxattr(fd, mark, key, strlen(key), 0));
+			_cleanup_close_ int fd =
+			    openat(m->work, stash, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+			r = fd < 0 ? -errno
+				   : uf_neg_errno(fsetxattr(fd, mark, key, strlen(key), 0));
 			if (r == 0)
 				r = uf_neg_errno(fsync(fd));
 		}
@@ -663,7 +666,8 @@ static int merge_group(struct merge *m, struct group *g, const char *key)
 			r = publish(m, tfd, tmp, base_of(p));
 	}
 	/* The stash's link goes before the target's names show. */
-	_cleanup_close_ int fd = r < 0 ? -1 : openat(m->work, stash, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	_cleanup_close_ int fd =
+	    r < 0 ? -1 : openat(m->work, stash, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (r == 0 && fd < 0)
 		r = -errno;
 	if (r == 0) {
