@@ -149,6 +149,37 @@ uf_check_eq "the ACL came along" "$ACL" \
 	"$(getfattr -h -e hex -n system.posix_acl_access "$T/f_new" 2>/dev/null | sed -n 's/^system.posix_acl_access=//p')"
 uf_check_eq "no temporaries left in the target" "" "$(find "$T" -name '.wh..wh.*')"
 
+# A second session over the merged target renames a dir the first one
+# renamed (a redirect in the target, to the bottom): a chain.
+uf_check_eq "the target's renamed dir reaches the bottom by a redirect" "/d_ren" \
+	"$(getfattr -h --only-values -n trusted.overlay.redirect "$T/d_moved" 2>/dev/null)"
+uf_mount "$BIN" "$B:$T:$U" "$M" || uf_finish
+mv "$M/d_moved" "$M/d_again" && printf 'again\n' >"$M/d_again/in/a2"
+before=$(view "$M")
+pid=$(uf_daemon_pid "$M")
+uf_umount "$M"
+for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+out=$("$BIN" merge "$B:$T:$U" 2>&1)
+uf_check_eq "merge of a rename of a renamed dir: exit 0" "0" "$?" "$out"
+after "redirect chain" "$B" "$T" "$U" "$before"
+
+# The aufs forms, by hand: ".wh.NAME" files and a ".wh..wh..opq" dir.
+B=$UF_TMP/ab T=$UF_TMP/at U=$UF_TMP/au
+mkdir -p "$B/d_o/x" "$T/d_o/y" "$U/d_o" "$U/d_p" "$T/d_p/z"
+printf 't\n' >"$T/f1"
+printf 'b\n' >"$B/f2" && printf 't\n' >"$T/f2"
+touch "$U/.wh.f1" "$U/.wh.f2" "$U/d_o/.wh..wh..opq" "$U/d_p/.wh..wh..opq"
+printf 'n\n' >"$U/d_o/n"
+uf_check_eq "aufs forms: merged, 5 entries" "merged 5 entries" "$("$BIN" merge "$B:$T:$U" 2>&1 | cut -d' ' -f1-3)"
+uf_check_eq "aufs forms: the upper is empty" "" "$(ls -A "$U")"
+uf_check_eq "aufs forms: the target" "c f2 0,0 opaque=y
+d_o: n
+d_p:" "$(stat -c '%F %n %t,%T' "$T/f2" | sed 's/character special file/c/;s|[^ ]*/||') opaque=$(getfattr -h --only-values -n trusted.overlay.opaque "$T/d_o" 2>/dev/null)
+d_o: $(ls -A "$T/d_o")
+d_p:$(ls -A "$T/d_p")"
+uf_check_eq "aufs forms: f1 gone, d_p not opaque (nothing below)" "no no" \
+	"$([ -e "$T/f1" ] && echo yes || echo no) $(getfattr -h -n trusted.overlay.opaque "$T/d_p" >/dev/null 2>&1 && echo yes || echo no)"
+
 # --- a kernel overlayfs session (redirect_dir=on, metacopy=on)
 B=$UF_TMP/kb T=$UF_TMP/kt U=$UF_TMP/ku W=$UF_TMP/kw M=$UF_TMP/km
 mkdir -p "$B" "$T" "$U" "$W" "$M"
