@@ -948,6 +948,7 @@ int uf_tool_merge(int argc, char **argv)
 	struct uf_stack s;
 	bool userxattr = false;
 	const char *kill_at = getenv("UF_MERGE_KILL_AT");
+	g_autoptr(GPtrArray) names = NULL; /* here: the gotos below skip to out */
 	int i, status = 1;
 
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
@@ -1004,7 +1005,6 @@ int uf_tool_merge(int argc, char **argv)
 	m.stashes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	m.kill_at = kill_at ? strtoul(kill_at, NULL, 10) : 0;
 	m.work = -1;
-	g_autoptr(GPtrArray) names = NULL;
 	int r = uf_tool_list_dir(s.upper_fd, NULL, &names);
 	if (r == 0 && names->len > 0)
 		r = run(&m);
