@@ -246,6 +246,18 @@ static int upper_unlink(struct merge *m, int dirfd, const char *name)
 	return r;
 }
 
+/* An aufs ".wh.NAME" beside upper non-dir @name of @dirfd hides what is
+ * below NAME, as the entry's copy in the target now does: it goes first,
+ * lest pass 3 take it for a whiteout of the copy. */
+static int upper_drop_aufs(struct merge *m, int dirfd, const char *name)
+{
+	g_autofree char *wh = g_strconcat(UF_WH_PREFIX, name, NULL);
+
+	if (!uf_has_aufs_whiteout(dirfd, name))
+		return 0;
+	return upper_unlink(m, dirfd, wh);
+}
+
 /* Drop the opaque mark (either form) or the redirect of upper dir @fd. */
 static int upper_drop_mark(struct merge *m, int fd, const char *xattr)
 {
@@ -404,6 +416,7 @@ static int pass_stash(struct merge *m, int dfd, const char *path, const char *lp
 			return fd;
 		m->path = cpath;
 		if (uf_layer_dir_is_opaque(&m->s->fmt, fd)) {
+			/* No lower parts: its redirect, if any, goes in pass 1. */
 			r = pass_stash(m, fd, cpath, NULL, depth + 1);
 			continue;
 		}
@@ -489,6 +502,8 @@ static int merge_nondir(struct merge *m, int udir, const char *name, int tdir, c
 	if (r == 0)
 		r = publish(m, tdir, tmp, name);
 	if (r == 0)
+		r = upper_drop_aufs(m, udir, name);
+	if (r == 0)
 		r = upper_unlink(m, udir, name);
 	m->entries += r == 0;
 	return r;
@@ -562,6 +577,10 @@ static int pass_copy(struct merge *m, int ufd, int tfd, const char *path, int de
 			} while (r == -EEXIST);
 			if (r == 0)
 				r = publish(m, tfd, tmp, name);
+			/* A redirect of an opaque dir leads nowhere; it goes
+			 * first, while the dir is still opaque. */
+			if (r == 0 && fgetxattr(cfd, m->s->fmt.redirect, NULL, 0) >= 0)
+				r = upper_drop_mark(m, cfd, m->s->fmt.redirect);
 			if (r == 0 && opaque)
 				r = upper_drop_mark(m, cfd, m->s->fmt.opaque);
 		} else if (!in_target) {
@@ -731,6 +750,11 @@ static int merge_whiteout(struct merge *m, int ufd, const char *uname, int tfd, 
 
 	if (has < 0)
 		return has;
+	/* A ".wh.NAME" beside the upper's own NAME: the daemon shows NAME,
+	 * merged with what is below when it is a dir; it hides nothing. */
+	if (strcmp(uname, name) != 0 && fstatat(ufd, name, &tst, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    !uf_format_is_whiteout(&tst))
+		return upper_unlink(m, ufd, uname);
 	if (fstatat(tfd, name, &tst, AT_SYMLINK_NOFOLLOW) == 0) {
 		if (!(has && uf_format_is_whiteout(&tst))) {
 			r = remove_aside(m, tfd, name, has);

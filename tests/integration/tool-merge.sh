@@ -77,7 +77,7 @@ session() {
 view() {
 	tree_snapshot "$1"
 	ino_check "$1" | grep '^LINKS' | sed "s|$1||g"
-	stat -c '%n %Y' "$1/f_new" | sed "s|$1||"
+	stat -c '%n %Y' "$1/f_new" 2>/dev/null | sed "s|$1||"
 }
 
 # after LABEL B T U BEFORE: the checks after a merge of B:T:U.
@@ -170,7 +170,24 @@ printf 't\n' >"$T/f1"
 printf 'b\n' >"$B/f2" && printf 't\n' >"$T/f2"
 touch "$U/.wh.f1" "$U/.wh.f2" "$U/d_o/.wh..wh..opq" "$U/d_p/.wh..wh..opq"
 printf 'n\n' >"$U/d_o/n"
-uf_check_eq "aufs forms: merged, 5 entries" "merged 5 entries" "$("$BIN" merge "$B:$T:$U" 2>&1 | cut -d' ' -f1-3)"
+# Hostile: a ".wh.NAME" beside the upper's own NAME (a file, a dir), and an
+# opaque dir with a redirect.
+mkdir -p "$B/d_s/bs" "$T/d_s/ts" "$U/d_s" "$U/d_r" "$T/d_t"
+printf 'mine\n' >"$U/f3" && printf 't\n' >"$T/f3" && touch "$U/.wh.f3" "$U/.wh.d_s"
+printf 's\n' >"$U/d_s/s"
+setfattr -n trusted.overlay.opaque -v y "$U/d_r" && setfattr -n trusted.overlay.redirect -v d_t "$U/d_r"
+uf_mount "$BIN" "$B:$T:$U" "$M" -o ro || uf_finish
+before=$(view "$M")
+pid=$(uf_daemon_pid "$M")
+uf_umount "$M"
+for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+uf_check_eq "aufs forms: merged, 9 entries" "merged 9 entries" "$("$BIN" merge "$B:$T:$U" 2>&1 | cut -d' ' -f1-3)"
+F=$UF_TMP/f
+uf_mount "$BIN" "$B:$T" "$F" -o ro || uf_finish
+uf_check_eq "aufs forms: unionfuse shows the lowers alone as the union was" "$before" "$(view "$F")"
+pid=$(uf_daemon_pid "$F")
+uf_umount "$F"
+for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 uf_check_eq "aufs forms: the upper is empty" "" "$(ls -A "$U")"
 uf_check_eq "aufs forms: the target" "c f2 0,0 opaque=y
 d_o: n
