@@ -28,6 +28,13 @@ int uf_tool_lock(int argc, char **argv);
 int uf_tool_diff(int argc, char **argv);
 int uf_tool_check(int argc, char **argv);
 int uf_tool_unify(int argc, char **argv);
+int uf_tool_merge(int argc, char **argv);
+
+/* check's walk of the upper of @s (locked by the caller), for merge:
+ * temporaries are removed, every other problem is printed as `check`
+ * prints it and left. Returns how many are left (an operational error
+ * counts as one). */
+unsigned uf_check_for_merge(const struct uf_stack *s);
 
 /* Shared by the layer tools (common.c). */
 

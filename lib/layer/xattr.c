@@ -69,7 +69,7 @@ int uf_layer_copy_xattrs(const char *prefix, const struct uf_xobj *src, const st
 	if (n < 0)
 		return (int)n;
 	for (char *name = names; name < names + n; name += strlen(name) + 1) {
-		if (uf_is_private_xattr(prefix, name))
+		if (prefix && uf_is_private_xattr(prefix, name))
 			continue;
 		ssize_t vn = uf_xget(src, name, NULL, 0);
 		if (vn < 0)

@@ -47,6 +47,7 @@
 struct check {
 	const struct uf_stack *s;
 	bool repair;
+	bool tmp_only; /* repair temporaries only (for merge) */
 	unsigned found, repaired;
 	int status;
 };
@@ -66,7 +67,7 @@ static void problem(struct check *c, const char *kind, const char *path, const c
 		c->status |= EXIT_UNCORRECTED;
 		return;
 	}
-	if (!fix) {
+	if (!fix || (c->tmp_only && strcmp(kind, "temporary") != 0)) {
 		printf(" [left]\n");
 		c->status |= EXIT_UNCORRECTED;
 		return;
@@ -254,6 +255,14 @@ static void walk(struct check *c, int dfd, const char *upath, const char *lpath,
 		else if (S_ISREG(st.st_mode))
 			check_file(c, dfd, name, path, lp);
 	}
+}
+
+unsigned uf_check_for_merge(const struct uf_stack *s)
+{
+	struct check c = { .s = s, .repair = true, .tmp_only = true };
+
+	walk(&c, s->upper_fd, "", "", 0);
+	return c.found - c.repaired + !!(c.status & EXIT_OPERATIONAL);
 }
 
 /* Lock the upper as a daemon does (super.c): a mount just unmounted may

@@ -10,6 +10,7 @@ static const struct uf_tool tools[] = {
 	{ "diff", "what an upper changes in the union (unionfuse-diff(8))", uf_tool_diff },
 	{ "check", "find (and --repair) what a crash or a hand edit left (unionfuse-check(8))",
 	  uf_tool_check },
+	{ "merge", "fold an upper into the lower below it (unionfuse-merge(8))", uf_tool_merge },
 	{ "unify", "move files sandboxes share into a data-only store (unionfuse-unify(8))",
 	  uf_tool_unify },
 };

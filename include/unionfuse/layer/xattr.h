@@ -28,6 +28,7 @@ ssize_t uf_xlist_all(const struct uf_xobj *o, char **ret);
 char *uf_at_path(int dirfd, const char *name);
 
 /* Copy every xattr but the format's private ones (those under @prefix, see
- * uf_is_private_xattr()) from @src to @dst. Security labels and ACLs the
+ * uf_is_private_xattr()) from @src to @dst; all of them when @prefix is
+ * NULL (a copy within the lowers, where they are the format). Security labels and ACLs the
  * destination refuses are skipped. Returns 0 or -errno. */
 int uf_layer_copy_xattrs(const char *prefix, const struct uf_xobj *src, const struct uf_xobj *dst);
