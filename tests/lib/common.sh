@@ -308,7 +308,8 @@ uf_mount() {
 
 # uf_umount MNT: fusermount3 -u and wait until the mount is gone.
 uf_umount() {
-	local out rc=0
+	local out rc=0 pid
+	pid=$(uf_daemon_pid "$1")
 	out=$(timeout 20 fusermount3 -u "$1" 2>&1) || rc=$?
 	if [ "$rc" -ne 0 ]; then
 		uf_fail "unmount $1" "command: fusermount3 -u $1" "expected: exit 0" "actual:   exit $rc: $out"
@@ -318,7 +319,40 @@ uf_umount() {
 		uf_fail "unmount $1" "expected: mount gone" "actual:   still in mountinfo after 10 s"
 		return 1
 	fi
+	# The daemon notices the unmount at its next read of /dev/fuse and then
+	# tears down, releasing the upper's lock last: on a loaded machine that
+	# may be a while after fusermount3 returns. What comes next (a remount,
+	# a tool that takes the lock) waits for it, as a person would.
+	if [ -n "$pid" ] && ! uf_wait_exited "$pid" 30; then
+		uf_log "the daemon (pid $pid) of $1 still runs 30 s after the unmount; its threads:"
+		uf_dump_threads "$pid"
+	fi
 	return 0
+}
+
+# uf_dump_threads PID: where each thread of PID waits (kernel stack, and
+# gdb's backtrace when gdb is there), for a test's log.
+uf_dump_threads() {
+	local t
+	for t in /proc/"$1"/task/*; do
+		uf_log "thread ${t##*/}: $(cat "$t/comm" 2>/dev/null) wchan=$(cat "$t/wchan" 2>/dev/null)"
+		sed 's/^/#   /' "$t/stack" 2>/dev/null
+	done
+	command -v gdb >/dev/null &&
+		timeout 30 gdb -p "$1" -batch -ex 'thread apply all bt' 2>/dev/null | grep -E '^(Thread|#)' | sed 's/^/#   /'
+}
+
+# uf_wait_exited PID [SECONDS]: poll until PID is gone or a zombie (a zombie
+# holds no files, so no locks: its parent may be slow to reap it).
+uf_wait_exited() {
+	local n=$((${2:-30} * 20)) st
+	while [ "$n" -gt 0 ]; do
+		st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
+		case $st in '' | Z | X) return 0 ;; esac
+		sleep 0.05
+		n=$((n - 1))
+	done
+	return 1
 }
 
 # ovl_mount LOWERS UPPER WORK MNT [EXTRA-OPTS]: kernel overlayfs, LOWERS in

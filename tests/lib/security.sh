@@ -240,6 +240,7 @@ sec_umount() {
 	fi
 	if ! timeout 20 tail --pid="$SEC_PID" -f /dev/null; then
 		uf_fail "the daemon (pid $SEC_PID) exits after the unmount" "still running after 20 s"
+		uf_dump_threads "$SEC_PID"
 		kill -KILL "$SEC_PID" 2>/dev/null
 	fi
 	wait "$SEC_PID" 2>/dev/null
