@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "unionfuse/copyup.h"
+#include "unionfuse/index.h"
 #include "unionfuse/dir.h"
 #include "unionfuse/file.h"
 #include "unionfuse/inode.h"
@@ -479,6 +480,8 @@ static int do_remove(struct uf_fs *fs, struct uf_inode *dir, const char *name, b
 		uf_inode_forget(fs, child, 1);
 	}
 	if (victim) {
+		if (r == 0 && victim->indexed)
+			uf_index_unlinked(fs, victim, !v.in_upper);
 		if (r == 0)
 			uf_inode_set_unlinked(fs, victim);
 		uf_inode_forget(fs, victim, 1);
