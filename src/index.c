@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/xattr.h>
 
+#include "unionfuse/copyup.h"
 #include "unionfuse/index.h"
 #include "unionfuse/namei.h"
 #include "unionfuse/util.h"
@@ -272,6 +273,36 @@ void uf_index_unlinked(struct uf_fs *fs, struct uf_inode *ino, bool lower_only)
 		set_nlink(fs, loc.path, diff);
 	}
 	uf_located_done(&loc);
+}
+
+int uf_index_link_up(struct uf_fs *fs, struct uf_inode *ino, struct uf_inode *dir,
+		     const char *name)
+{
+	struct uf_located loc;
+	struct stat st;
+
+	if (!ino->indexed || !uf_inode_in_upper(fs, ino))
+		return 0;
+	int r = uf_copyup(fs, dir, 0);
+	if (r < 0)
+		return r;
+	int updir = uf_inode_upper(dir);
+	if (fstatat(updir, name, &st, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT)
+		return 0; /* in the upper already (or no lower-only name: let the caller see) */
+	r = uf_inode_locate(fs, ino, UF_TOP, &loc);
+	if (r < 0)
+		return r;
+	g_mutex_lock(&dir->lock);
+	r = uf_neg_errno(linkat(AT_FDCWD, loc.path, updir, name, AT_SYMLINK_FOLLOW));
+	g_mutex_unlock(&dir->lock);
+	if (r == 0) {
+		/* The union's count stays, the upper's grows by one. */
+		int diff = atomic_fetch_sub(&ino->nlink_diff, 1) - 1;
+		set_nlink(fs, loc.path, diff);
+	}
+	uf_debug("index: linked up '%s': %d", name, r);
+	uf_located_done(&loc);
+	return r;
 }
 
 /* Verify that xattr @xname of @dirfd's object is the origin of @of (set it

@@ -60,3 +60,9 @@ bool uf_index_has(struct uf_fs *fs, const uint8_t *origin, int olen);
  * the upper (a whiteout hid it), whose loss only overlay.nlink records.
  * When no name is left, its index entry goes, as the kernel's. */
 void uf_index_unlinked(struct uf_fs *fs, struct uf_inode *ino, bool lower_only);
+
+/* Before indexed @ino is renamed from @name of @dir: a name that only a
+ * lower has is linked into the upper first (the kernel's ovl_link_up()),
+ * so that the rename has an upper entry to move. Returns 0 or -errno. */
+int uf_index_link_up(struct uf_fs *fs, struct uf_inode *ino, struct uf_inode *dir,
+		     const char *name);

@@ -145,6 +145,29 @@ uf_check "A: the last name gone, its index entry goes" test ! -e "$F/w/index/$OR
 uf_check "A: the other hard link's stays" test -f "$F/w/index/$(getfattr -h --absolute-names \
 	-n trusted.overlay.origin -e hex "$F/u/p" | sed -n 's/^trusted.overlay.origin=0x//p')"
 
+# Renames: a lower-only name is linked up first, a replaced name counts.
+renames() {
+	local m=$1
+	echo x >>"$m/a"
+	mv "$m/b" "$m/bb"
+	stat -c '%n %h' "$m/a" "$m/bb"
+	mv "$m/s" "$m/c"
+	stat -c '%n %h' "$m/a" "$m/d" "$m/c"
+	mv "$m/sub/q" "$m/qq"
+	stat -c '%n %h' "$m/p" "$m/qq"
+	cat "$m/bb" "$m/qq"
+	ls "$m"
+}
+for r in kr fr; do build "$UF_TMP/$r"; done
+kmount "$UF_TMP/kr"
+KO=$(renames "$UF_TMP/kr/m" 2>&1 | sed "s|$UF_TMP/kr|R|g")
+umount "$UF_TMP/kr/m"
+fmount "$UF_TMP/fr" index=on || uf_finish
+FO=$(renames "$UF_TMP/fr/m" 2>&1 | sed "s|$UF_TMP/fr|R|g")
+uf_umount "$UF_TMP/fr/m" || uf_finish
+uf_check_eq "A: renames of indexed names count as the kernel's" "$KO" "$FO"
+uf_check_eq "A: ... and leave the upper the kernel's did" "$(ondisk "$UF_TMP/kr")" "$(ondisk "$UF_TMP/fr")"
+
 # ---- B: index=off
 uf_log "B: index=off"
 G=$UF_TMP/g
