@@ -25,7 +25,7 @@ BIN=${1:?usage: $0 UNIONFUSE-BINARY}
 uf_require_root
 uf_require_fuse "$BIN"
 uf_require_overlay
-uf_require_cmd getfattr
+uf_require_cmd getfattr setfattr
 uf_tmp
 
 # build ROOT: ROOT/{l,u,w,m}; l has a 4-name hard link a b c d, a solo
@@ -65,7 +65,7 @@ inos() { local m=$1; shift; (cd "$m" && stat -c %i "$@" | tr '\n' ' '); }
 ondisk() {
 	local r=$1
 	(cd "$r/u" && find . -type f -printf '%p nlink %n\n' | sort)
-	(cd "$r/w/index" && find . -type f -printf 'index entry nlink %n\n')
+	(cd "$r/w/index" && find . -type f -printf 'index entry nlink %n\n' | sort)
 	getfattr -h --absolute-names -n trusted.overlay.nlink --only-values "$r/u/a" 2>&1
 	echo
 }
@@ -167,6 +167,21 @@ FO=$(renames "$UF_TMP/fr/m" 2>&1 | sed "s|$UF_TMP/fr|R|g")
 uf_umount "$UF_TMP/fr/m" || uf_finish
 uf_check_eq "A: renames of indexed names count as the kernel's" "$KO" "$FO"
 uf_check_eq "A: ... and leave the upper the kernel's did" "$(ondisk "$UF_TMP/kr")" "$(ondisk "$UF_TMP/fr")"
+
+# unionfuse check --workdir: the index as left is clean; an entry whose
+# names are all gone (a hand edit) is an orphan, which --repair removes.
+uf_check_out "A: check finds the index clean" "" "$BIN" check --workdir "$F/w" "$F/l:$F/u"
+PI=$(getfattr -h --absolute-names -n trusted.overlay.origin -e hex "$F/u/p" |
+	sed -n 's/^trusted.overlay.origin=0x//p')
+rm "$F/u/p" "$F/u/sub/q" 2>/dev/null
+rm -f "$F/u/p"
+setfattr -n trusted.overlay.nlink -v U-1 "$F/w/index/$PI"
+uf_check_out "A: check reports an orphan index entry" \
+	"index-orphan index/$PI: no name of the union shows it
+1 problem, 0 repaired [exit 4]" "$BIN" check --workdir "$F/w" "$F/l:$F/u"
+uf_check_out "A: check --repair removes it" \
+	"index-orphan index/$PI: no name of the union shows it [removed]
+1 problem, 1 repaired [exit 1]" "$BIN" check -r --workdir "$F/w" "$F/l:$F/u"
 
 # ---- B: index=off
 uf_log "B: index=off"
