@@ -341,6 +341,9 @@ static int copyup_one(struct uf_fs *fs, struct uf_inode *ino, struct uf_inode *p
 		if (r == 0)
 			r = publish(fs, ino, &ust, -1, tmpdir, tmp, pdir, name);
 	}
+	/* As the kernel: the parent now holds a copy with an origin. */
+	if (r == 0 && olen > 0)
+		uf_set_impure(fs, pdir);
 	/* Copy-up is no change the user made: the parent keeps its times. */
 	if (r == 0)
 		futimens(pdir, (struct timespec[2]){ pst.st_atim, pst.st_mtim });

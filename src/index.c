@@ -253,7 +253,7 @@ void uf_index_unlinked(struct uf_fs *fs, struct uf_inode *ino, bool lower_only)
 		return;
 	int diff = atomic_load(&ino->nlink_diff) - (lower_only ? 1 : 0);
 	atomic_store(&ino->nlink_diff, diff);
-	if (fstat(loc.fd, &st) == 0 && (int)st.st_nlink + diff > 1) {
+	if (fstat(loc.fd, &st) == 0 && (long long)st.st_nlink + diff > 0) {
 		if (lower_only)
 			set_nlink(fs, loc.path, diff);
 		uf_located_done(&loc);
@@ -273,6 +273,14 @@ void uf_index_unlinked(struct uf_fs *fs, struct uf_inode *ino, bool lower_only)
 		set_nlink(fs, loc.path, diff);
 	}
 	uf_located_done(&loc);
+}
+
+void uf_set_impure(struct uf_fs *fs, int updir)
+{
+	char v;
+
+	if (fs->origin_xattrs && !(fgetxattr(updir, fs->xattr_impure, &v, 1) == 1 && v == 'y'))
+		fsetxattr(updir, fs->xattr_impure, "y", 1, 0);
 }
 
 int uf_index_link_up(struct uf_fs *fs, struct uf_inode *ino, struct uf_inode *dir,
@@ -333,6 +341,7 @@ int uf_index_init(struct uf_fs *fs, const struct uf_config *c, char **reterr_msg
 	fs->index_fd = -1;
 	fs->xattr_origin = g_strconcat(fs->xattr_prefix, "origin", NULL);
 	fs->xattr_nlink = g_strconcat(fs->xattr_prefix, "nlink", NULL);
+	fs->xattr_impure = g_strconcat(fs->xattr_prefix, "impure", NULL);
 	for (unsigned i = 0; i < fs->n_branches; i++)
 		uf_fs_uuid(fs->branches[i].fd, fs->branches[i].uuid);
 	/* Origins name lower objects: written only when the lowers have file
@@ -390,4 +399,5 @@ void uf_index_free(struct uf_fs *fs)
 		close(fs->index_fd);
 	g_free(fs->xattr_origin);
 	g_free(fs->xattr_nlink);
+	g_free(fs->xattr_impure);
 }

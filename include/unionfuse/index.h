@@ -18,6 +18,11 @@ void uf_index_free(struct uf_fs *fs);
  * Returns its length, or 0 when none can be made (no file handles). */
 int uf_origin_get(struct uf_fs *fs, int fd, unsigned branch, uint8_t ret[static UF_ORIGIN_MAX]);
 
+/* Mark upper directory @updir "impure", as the kernel's ovl_set_impure():
+ * it holds copies with an origin, whose d_ino readdir then takes from the
+ * origin (best effort: without it d_ino is the copy's own). */
+void uf_set_impure(struct uf_fs *fs, int updir);
+
 /* Should the copy-up of lower object @st go through the index? */
 static inline bool uf_index_wanted(const struct uf_fs *fs, const struct stat *st)
 {

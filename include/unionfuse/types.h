@@ -152,6 +152,7 @@ struct uf_fs {
 	char *xattr_metacopy;
 	char *xattr_origin; /* <prefix>origin: written on copy-up (index.c) */
 	char *xattr_nlink;
+	char *xattr_impure; /* <prefix>impure: set on a copy's upper parent */
 	bool origin_xattrs; /* the lowers have file handles: origins are written */
 	bool index;	    /* -o index=on: lower hard links copied up via index/ */
 	int index_fd;	    /* WORKDIR/index with index=on, else -1 */

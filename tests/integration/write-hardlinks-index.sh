@@ -131,8 +131,13 @@ ops() {
 	stat -c '%n %h' "$m/e"
 	cat "$m/e"
 	rm "$m/e"
+	rm "$m/p"
+	stat -c '%n %h' "$m/sub/q"
+	cat "$m/sub/q"
 	ls "$m"
 }
+PI=$(getfattr -h --absolute-names -n trusted.overlay.origin -e hex "$F/u/p" |
+	sed -n 's/^trusted.overlay.origin=0x//p')
 kmount "$K"
 echo w >>"$K/m/c"
 KO=$(ops "$K/m" 2>&1 | sed "s|$K|R|g")
@@ -142,8 +147,7 @@ FO=$(ops "$F/m" 2>&1 | sed "s|$F|R|g")
 uf_umount "$F/m" || uf_finish
 uf_check_eq "A: unlink and link keep st_nlink as the kernel's" "$KO" "$FO"
 uf_check "A: the last name gone, its index entry goes" test ! -e "$F/w/index/$ORIG"
-uf_check "A: the other hard link's stays" test -f "$F/w/index/$(getfattr -h --absolute-names \
-	-n trusted.overlay.origin -e hex "$F/u/p" | sed -n 's/^trusted.overlay.origin=0x//p')"
+uf_check "A: the other hard link's stays while a name shows it" test -f "$F/w/index/$PI"
 
 # Renames: a lower-only name is linked up first, a replaced name counts.
 renames() {
@@ -168,13 +172,10 @@ uf_umount "$UF_TMP/fr/m" || uf_finish
 uf_check_eq "A: renames of indexed names count as the kernel's" "$KO" "$FO"
 uf_check_eq "A: ... and leave the upper the kernel's did" "$(ondisk "$UF_TMP/kr")" "$(ondisk "$UF_TMP/fr")"
 
-# unionfuse check --workdir: the index as left is clean; an entry whose
-# names are all gone (a hand edit) is an orphan, which --repair removes.
+# unionfuse check --workdir: the index as left is clean (p's entry has no
+# upper name, but sub/q shows it); an entry that counts no name (a hand
+# edit) is an orphan, which --repair removes.
 uf_check_out "A: check finds the index clean" "" "$BIN" check --workdir "$F/w" "$F/l:$F/u"
-PI=$(getfattr -h --absolute-names -n trusted.overlay.origin -e hex "$F/u/p" |
-	sed -n 's/^trusted.overlay.origin=0x//p')
-rm "$F/u/p" "$F/u/sub/q" 2>/dev/null
-rm -f "$F/u/p"
 setfattr -n trusted.overlay.nlink -v U-1 "$F/w/index/$PI"
 uf_check_out "A: check reports an orphan index entry" \
 	"index-orphan index/$PI: no name of the union shows it
@@ -196,6 +197,8 @@ GA=$(stat -c %i "$G/m/a")
 uf_umount "$G/m" || uf_finish
 uf_check "B: no index/ is written" test ! -e "$G/w/index"
 fmount "$G" || uf_finish
+dino() { "$UF_PYTHON" -c 'import os, sys; print(" ".join(str(e.inode()) for e in sorted(os.scandir(sys.argv[1]), key=lambda e: e.name) if e.name in sys.argv[2:]))' "$@"; }
+uf_check_eq "B: after a remount its d_ino is that st_ino too (impure parent)" "$LINO_S" "$(dino "$G/m" s)"
 uf_check_eq "B: a copied-up file keeps the lower's st_ino after a remount" "$LINO_S" "$(stat -c %i "$G/m/s")"
 uf_check_eq "B: a broken-off hard link shows its own st_ino" "$(stat -c %i "$G/u/a") 1 $LINO_A 4" \
 	"$(stat -c '%i %h' "$G/m/a") $(stat -c '%i %h' "$G/m/b")"
@@ -203,6 +206,7 @@ GV=$(inos "$G/m" s a b)
 uf_umount "$G/m" || uf_finish
 ovl_mount "$G/l" "$G/u" "$G/w" "$G/m" index=off
 uf_check_eq "B: the kernel (index=off) shows the same st_ino" "$GV" "$(inos "$G/m" s a b)"
+uf_check_eq "B: ... and the same d_ino" "$LINO_S" "$(dino "$G/m" s)"
 umount "$G/m"
 
 # ---- C: refusals
