@@ -15,6 +15,7 @@
 #include <sys/xattr.h>
 
 #include "unionfuse/copyup.h"
+#include "unionfuse/index.h"
 #include "unionfuse/inode.h"
 #include "unionfuse/temp.h"
 #include "unionfuse/modes.h"
@@ -111,12 +112,21 @@ static int copy_meta_fd(const struct uf_fs *fs, int src, int dst, const struct s
 	return uf_neg_errno(futimens(dst, ts));
 }
 
+/* Record on the copy at @path (followed: a /proc/self/fd path) what it is a
+ * copy of, as the kernel's ovl_set_origin(): an upper that cannot take the
+ * xattr (on a special file, say) just has no origin. */
+static int set_origin(struct uf_fs *fs, const char *path, const uint8_t *origin, int olen)
+{
+	int r = uf_neg_errno(setxattr(path, fs->xattr_origin, origin, olen, 0));
+	return r == -EPERM || r == -EOPNOTSUPP ? 0 : r;
+}
+
 /* Build a regular file copy of @src; returns an O_RDWR fd of the unnamed or
  * temporary file, with ret_tmp set when it has a temporary name. A
  * metadata-only copy is a hole of the right size marked overlay.metacopy,
  * as the kernel's metacopy=on makes it. */
 static int make_regular(struct uf_fs *fs, int src, int data, const struct stat *st, int pdir,
-			unsigned flags, bool meta_only, int *ret_dirfd,
+			unsigned flags, bool meta_only, const uint8_t *origin, int olen, int *ret_dirfd,
 			char ret_tmp[static UF_TMP_NAME_MAX])
 {
 	_cleanup_close_ int dst = -1;
@@ -142,6 +152,8 @@ static int make_regular(struct uf_fs *fs, int src, int data, const struct stat *
 		r = copy_meta_fd(fs, src, dst, st);
 	if (r == 0 && meta_only)
 		r = uf_neg_errno(fsetxattr(dst, fs->xattr_metacopy, "", 0, 0));
+	if (r == 0 && olen > 0)
+		r = set_origin(fs, uf_proc_fd((char[UF_PROC_FD_MAX]){ 0 }, dst), origin, olen);
 	/* Durable before it is published, as the kernel does unless mounted
 	 * volatile: after a power loss the name shows the whole copy or none. */
 	if (r == 0 && !fs->volatile_upper)
@@ -195,8 +207,9 @@ static bool is_ours(const struct stat *st, mode_t type)
  * O_PATH fd of it unless it is a dir) under temporary name @tmp in @tmpdir,
  * with its metadata. Every change after the creation goes through an fd of
  * the new object. Fills @ret_st with the copy's attributes. */
-static int make_other(const struct uf_fs *fs, int srcfd, const struct uf_xobj *src,
-		      const struct stat *st, int tmpdir, const char *tmp, struct stat *ret_st)
+static int make_other(struct uf_fs *fs, int srcfd, const struct uf_xobj *src,
+		      const struct stat *st, const uint8_t *origin, int olen, int tmpdir,
+		      const char *tmp, struct stat *ret_st)
 {
 	struct timespec ts[2] = { st->st_atim, st->st_mtim };
 	_cleanup_close_ int fd = -1;
@@ -239,6 +252,8 @@ static int make_other(const struct uf_fs *fs, int srcfd, const struct uf_xobj *s
 	if (r == 0)
 		r = uf_copy_xattrs(fs, src,
 				   &(struct uf_xobj){ .fd = -1, .path = path, .follow = true });
+	if (r == 0 && olen > 0)
+		r = set_origin(fs, path, origin, olen);
 	if (r == 0)
 		r = uf_neg_errno(utimensat(fd, "", ts, AT_EMPTY_PATH));
 	if (r == 0)
@@ -259,8 +274,9 @@ static int copyup_one(struct uf_fs *fs, struct uf_inode *ino, struct uf_inode *p
 	bool is_dir = S_ISDIR(ino->type);
 	struct uf_located src = { .fd = -1 };
 	struct stat st, ust, pst;
-	char tmp[UF_TMP_NAME_MAX];
-	int tmpdir = -1;
+	char tmp[UF_TMP_NAME_MAX] = "";
+	uint8_t origin[UF_ORIGIN_MAX];
+	int tmpdir = -1, nlink_diff = 0;
 	int r;
 
 	/* A dir holds an fd of its lower; others are located and checked. */
@@ -281,8 +297,13 @@ static int copyup_one(struct uf_fs *fs, struct uf_inode *ino, struct uf_inode *p
 	/* A lower metacopy file's data is elsewhere (metacopy.c): the copy
 	 * takes it from there and is a whole file. */
 	bool elsewhere = uf_inode_data_elsewhere(ino);
+	int olen = is_dir ? uf_origin_get(fs, ino->lower[0].fd, ino->lower[0].branch, origin)
+			  : uf_origin_get(fs, src.fd, lower_branch, origin);
+	/* index=on: a lower hard link goes through WORKDIR/index (index.c),
+	 * whole: its other names share the copy. */
+	bool indexing = olen > 0 && uf_index_wanted(fs, &st);
 	bool meta_only = S_ISREG(st.st_mode) && (flags & UF_COPYUP_META) && fs->metacopy &&
-			 !ino->unshared && st.st_size >= UF_METACOPY_MIN && !elsewhere;
+			 !ino->unshared && !indexing && st.st_size >= UF_METACOPY_MIN && !elsewhere;
 	if (S_ISREG(st.st_mode)) {
 		_cleanup_close_ int meta = uf_loc_open(&src, O_RDONLY);
 		_cleanup_close_ int data =
@@ -291,10 +312,14 @@ static int copyup_one(struct uf_fs *fs, struct uf_inode *ino, struct uf_inode *p
 			r = meta < 0 ? meta : data;
 			goto out;
 		}
-		_cleanup_close_ int fd = make_regular(fs, meta, elsewhere ? data : meta, &st, pdir,
-						      flags, meta_only, &tmpdir, tmp);
-		r = fd < 0 ? fd : uf_neg_errno(fstat(fd, &ust));
-		if (r == 0 && drop_caps && fremovexattr(fd, "security.capability") < 0 &&
+		/* Another name of it was copied up already: only linked. */
+		bool linked = indexing && uf_index_has(fs, origin, olen);
+		_cleanup_close_ int fd =
+		    linked ? -1
+			   : make_regular(fs, meta, elsewhere ? data : meta, &st, pdir, flags,
+					  meta_only, origin, olen, &tmpdir, tmp);
+		r = linked ? 0 : fd < 0 ? fd : uf_neg_errno(fstat(fd, &ust));
+		if (r == 0 && !linked && drop_caps && fremovexattr(fd, "security.capability") < 0 &&
 		    errno != ENODATA && errno != ENOTSUP)
 			r = -errno;
 		if (r < 0)
@@ -303,7 +328,10 @@ static int copyup_one(struct uf_fs *fs, struct uf_inode *ino, struct uf_inode *p
 		 * to the changes users make in it (dir.c takes it too). */
 		g_mutex_lock(&parent->lock);
 		r = uf_neg_errno(fstat(pdir, &pst));
-		if (r == 0)
+		if (r == 0 && indexing)
+			r = uf_index_publish(fs, ino, fd, tmpdir, tmp, pdir, name, origin, olen,
+					     st.st_nlink, &ust, &nlink_diff);
+		else if (r == 0)
 			r = publish(fs, ino, &ust, fd, tmpdir, tmp, pdir, name);
 	} else {
 		struct uf_xobj xsrc = is_dir ? (struct uf_xobj){ .fd = ino->lower[0].fd }
@@ -314,10 +342,13 @@ static int copyup_one(struct uf_fs *fs, struct uf_inode *ino, struct uf_inode *p
 		g_mutex_lock(&parent->lock);
 		r = uf_neg_errno(fstat(pdir, &pst));
 		if (r == 0)
-			r = make_other(fs, src.fd, &xsrc, &st, tmpdir, tmp, &ust);
+			r = make_other(fs, src.fd, &xsrc, &st, origin, olen, tmpdir, tmp, &ust);
 		if (r == 0)
 			r = publish(fs, ino, &ust, -1, tmpdir, tmp, pdir, name);
 	}
+	/* As the kernel: the parent now holds a copy with an origin. */
+	if (r == 0 && olen > 0)
+		uf_set_impure(fs, pdir);
 	/* Copy-up is no change the user made: the parent keeps its times. */
 	if (r == 0)
 		futimens(pdir, (struct timespec[2]){ pst.st_atim, pst.st_mtim });
@@ -336,8 +367,16 @@ static int copyup_one(struct uf_fs *fs, struct uf_inode *ino, struct uf_inode *p
 		}
 		uf_inode_set_upper(ino, fd);
 	} else {
+		if (indexing) {
+			/* Before it is in the upper: stat reads these then. */
+			ino->indexed = true;
+			atomic_store(&ino->nlink_diff, nlink_diff);
+		}
 		uf_inode_set_in_upper(fs, ino, &ukey, meta_only ? lower_branch : 0);
 		uf_inode_repin(fs, ino);
+		/* Its other names reach it by no name of their own. */
+		if (indexing)
+			uf_inode_keep_pin(fs, ino, false);
 	}
 	if (ino->unshared)
 		uf_inode_adopt_upper(fs, ino, &ukey);

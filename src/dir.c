@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "unionfuse/copyup.h"
+#include "unionfuse/index.h"
 #include "unionfuse/dir.h"
 #include "unionfuse/file.h"
 #include "unionfuse/inode.h"
@@ -479,6 +480,8 @@ static int do_remove(struct uf_fs *fs, struct uf_inode *dir, const char *name, b
 		uf_inode_forget(fs, child, 1);
 	}
 	if (victim) {
+		if (r == 0 && victim->indexed)
+			uf_index_unlinked(fs, victim, !v.in_upper);
 		if (r == 0)
 			uf_inode_set_unlinked(fs, victim);
 		uf_inode_forget(fs, victim, 1);
@@ -741,8 +744,12 @@ static int do_rename(struct uf_fs *fs, struct uf_inode *dir, const char *name,
 	 * marks and the emptying of the target, each undone or harmless if
 	 * a later step fails: a failed rename leaves the upper as it was. */
 	r = uf_copyup(fs, src, 0);
+	if (r == 0)
+		r = uf_index_link_up(fs, src, dir, name);
 	if (r == 0 && (flags & RENAME_EXCHANGE))
 		r = uf_copyup(fs, dst, 0);
+	if (r == 0 && (flags & RENAME_EXCHANGE))
+		r = uf_index_link_up(fs, dst, newdir, newname);
 	if (r == 0)
 		r = uf_copyup(fs, newdir, 0);
 	if (r < 0)
@@ -775,6 +782,9 @@ static int do_rename(struct uf_fs *fs, struct uf_inode *dir, const char *name,
 	unlock_dirs(dir, newdir);
 	if (r < 0)
 		goto unmark;
+	/* A replaced name of an indexed file: one name fewer (index.c). */
+	if (dst && !(flags & RENAME_EXCHANGE) && dst->indexed)
+		uf_index_unlinked(fs, dst, !vdst.in_upper);
 	if (dst_exists && !(flags & RENAME_EXCHANGE) && vdst.in_upper &&
 	    (S_ISDIR(vdst.st.st_mode) || vdst.st.st_nlink <= 1))
 		uf_origin_remove(fs, &(struct uf_key){ vdst.st.st_dev, vdst.st.st_ino });

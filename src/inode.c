@@ -145,6 +145,12 @@ void uf_stat_fixup(struct uf_fs *fs, struct uf_inode *ino, struct stat *st)
 		st->st_ino = uf_st_ino(fs, &(struct uf_key){ st->st_dev, st->st_ino });
 	else
 		st->st_ino = uf_st_ino(fs, &ino->key);
+	/* index=on: the union's count of a copied-up lower hard link. */
+	if (ino->indexed && !S_ISDIR(ino->type) && uf_inode_in_upper(fs, ino)) {
+		long long n = (long long)st->st_nlink + atomic_load(&ino->nlink_diff);
+		if (n > 0)
+			st->st_nlink = (nlink_t)n;
+	}
 	/* As the kernel: counting subdirs of a merged dir is not worth it, and
 	 * nlink 1 tells find(1) not to rely on it. */
 	if (uf_inode_is_merged(ino))

@@ -43,6 +43,8 @@ static void usage(const char *prog)
 	       "    -o passthrough=auto|on|off  FUSE passthrough of reads and writes (libfuse\n"
 	       "                           >= 3.18): auto: upper files and read-only unions;\n"
 	       "                           on: lower files too (old readers keep lower data)\n"
+	       "    -o index=on|off        keep lower hard links one inode on copy-up, in\n"
+	       "                           WORKDIR/index (kernel format; default off)\n"
 	       "    -o userxattr           use user.overlay.* xattrs (default for non-root)\n"
 	       "    -o noallow_other       only the mounting user may use the union\n"
 	       "                           (allow_other is the default for root)\n"

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "unionfuse/file.h"
+#include "unionfuse/index.h"
 #include "unionfuse/namei.h"
 #include "unionfuse/notify.h"
 #include "unionfuse/ops.h"
@@ -178,6 +179,10 @@ static bool shows(struct uf_fs *fs, struct uf_inode *dir, const char *name,
 	if (ino->unshared)
 		return uf_inode_in_upper(fs, ino) == found_upper && ino->key.dev == st->st_dev &&
 		       ino->key.ino == st->st_ino;
+	/* index=on: a name of a lower hard link that was not copied up shows
+	 * the copy its index entry holds (index.c). */
+	if (!found_upper && ino->indexed && uf_inode_in_upper(fs, ino))
+		return ino->key.dev == st->st_dev && ino->key.ino == st->st_ino;
 	/* An upper object maps to @ino through the one record of its origin's
 	 * copy, so @ino in the upper has that copy; the same lower object in
 	 * the same branch is the same file (a hard link's other name). And it
@@ -244,6 +249,46 @@ static void check_dir_origin(struct uf_fs *fs, struct uf_inode *cand, const stru
 	cand->key = own;
 }
 
+/* What non-dir @cand, found as @st at @name in layer @found of @L, stands
+ * for beyond its own object (index.c): an upper copy whose overlay.origin
+ * verifies takes its origin's identity, so st_ino survives a remount; with
+ * index=on a lower hard link whose index entry exists is that copy (its
+ * attributes replace @st). Returns 0 or -errno. */
+static int nondir_origin(struct uf_fs *fs, const struct uf_layers *L, unsigned found,
+			 const char *name, struct stat *st, struct uf_inode *cand)
+{
+	struct uf_key okey, own = { st->st_dev, st->st_ino };
+	bool indexed;
+	int diff, pin;
+
+	if (fs->upper && L->v[found].branch == 0) {
+		if (uf_origin_lookup(fs, L, found, name, st, &okey, &indexed, &diff) <= 0)
+			return 0;
+		uf_origin_add(fs, &own, &okey);
+		cand->key = okey;
+	} else if (uf_index_wanted(fs, st)) {
+		struct stat ist;
+		int r = uf_index_lookup(fs, L->v[found].fd, name, L->v[found].branch, &ist, &pin,
+					&diff);
+		if (r <= 0)
+			return r;
+		indexed = true;
+		cand->real = cand->data_real = (struct uf_key){ ist.st_dev, ist.st_ino };
+		atomic_store(&cand->branch, 0);
+		atomic_store(&cand->data_branch, 0);
+		/* The copy has no name here: the pin is how it is reached. */
+		cand->pin = pin;
+		cand->pin_keep = true;
+		uf_origin_add(fs, &cand->real, &own);
+		*st = ist;
+	} else {
+		return 0;
+	}
+	cand->indexed = indexed;
+	atomic_store(&cand->nlink_diff, diff);
+	return 0;
+}
+
 static int namei_once(struct uf_fs *fs, struct uf_inode *dir, const char *name,
 		      struct uf_inode **ret_ino, struct stat *ret_st)
 {
@@ -266,8 +311,9 @@ static int namei_once(struct uf_fs *fs, struct uf_inode *dir, const char *name,
 	/* A lower hard link's key needs no resolving: only upper copies have
 	 * origins. Otherwise uf_inode_find_lookup() resolves it. */
 	struct uf_key key = { st.st_dev, st.st_ino };
-	bool unshared =
-	    fs->upper && L.v[found].branch != 0 && !S_ISDIR(st.st_mode) && st.st_nlink > 1;
+	bool found_upper = fs->upper && L.v[found].branch == 0;
+	bool unshared = fs->upper && !found_upper && !S_ISDIR(st.st_mode) && st.st_nlink > 1 &&
+			!uf_index_wanted(fs, &st);
 
 	/* Fast path: the kernel forgot it, or it has another name here. */
 	struct uf_inode *ino =
@@ -276,6 +322,12 @@ static int namei_once(struct uf_fs *fs, struct uf_inode *dir, const char *name,
 		    shows_settled(fs, dir, name, ino, &L, found, &st))) {
 		if (uf_inode_data_elsewhere(ino))
 			uf_metacopy_blocks(fs, ino, &st);
+		/* An indexed lower name: its attributes are the copy's. */
+		if (!found_upper && ino->indexed && uf_inode_in_upper(fs, ino) &&
+		    (r = uf_inode_stat_real(fs, ino, UF_TOP, &st)) < 0) {
+			uf_inode_forget(fs, ino, 1);
+			return r;
+		}
 		/* A hard link: the name found last is one that surely exists. */
 		if (!S_ISDIR(ino->type))
 			uf_inode_renamed(fs, ino, dir, name);
@@ -298,6 +350,8 @@ static int namei_once(struct uf_fs *fs, struct uf_inode *dir, const char *name,
 				 cand->redirect, cand->nlower);
 	} else {
 		r = build_nondir(fs, &L, found, name, &st, cand);
+		if (r == 0)
+			r = nondir_origin(fs, &L, found, name, &st, cand);
 	}
 	if (r < 0) {
 		uf_inode_discard(cand);

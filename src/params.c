@@ -56,7 +56,8 @@ static const struct fuse_opt config_opts[] = {
 	CFG_OPT("writeback", writeback, 1),   CFG_OPT("writeback=1", writeback, 1),
 	CFG_OPT("writeback=0", writeback, 0), CFG_OPT("nowriteback", writeback, 0),
 	CFG_OPT("userxattr", userxattr, 1),   CFG_OPT("metacopy=on", metacopy, 1),
-	CFG_OPT("metacopy=off", metacopy, 0),
+	CFG_OPT("metacopy=off", metacopy, 0), CFG_OPT("index=on", index, 1),
+	CFG_OPT("index=off", index, 0),
 	CFG_OPT("volatile", volatile_upper, 1), CFG_OPT("fsync=0", volatile_upper, 2),
 	CFG_OPT("passthrough=on", passthrough, 2), CFG_OPT("passthrough=auto", passthrough, 1),
 	CFG_OPT("passthrough=off", passthrough, 0),
@@ -90,7 +91,7 @@ static const struct {
 } compat_opts[] = {
 	{ "redirect_dir=", "on|follow|off",
 	  "redirects in the branches are always followed (redirect_dir=on)" },
-	{ "index=", "off", "there is no inode index (copy-up breaks lower hard links)" },
+	{ "index=", "on|off", NULL },
 	{ "xino=", "on|auto", "st_ino is always made unique across branches (xino=on)" },
 	{ "nfs_export=", "off", "there is no inode index to decode NFS file handles" },
 	{ "uuid=", "null|off|auto", "no origin file handles are recorded, so no uuid is either" },

@@ -4,7 +4,9 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/xattr.h>
 
+#include "unionfuse/index.h"
 #include "unionfuse/temp.h"
 #include "unionfuse/namei.h"
 #include "unionfuse/readdir.h"
@@ -47,11 +49,39 @@ static unsigned char type_of(int dirfd, const char *name, unsigned char d_type, 
 	return IFTODT(st->st_mode);
 }
 
-/* Read one real directory into @l. Names in @seen are hidden; names this
- * layer whites out are added to @hide for the layers below. */
-static int merge_layer(struct uf_fs *fs, const struct uf_layer *layer, bool bottom,
+/* The d_ino of copied-up non-dir @name in upper layer @L->v[0] (@dirfd),
+ * whose own identity is @k: its origin's when it verifies, as its lookup
+ * would show (index.c), so that d_ino == st_ino after a remount too. */
+static void origin_ino(struct uf_fs *fs, const struct uf_layers *L, int dirfd, const char *name,
+		       struct uf_key *k)
+{
+	struct uf_key origin;
+	struct stat st;
+	bool indexed;
+	int diff;
+
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    uf_origin_lookup(fs, L, 0, name, &st, &origin, &indexed, &diff) == 1)
+		*k = origin;
+}
+
+/* Is upper directory @fd "impure" (the kernel's overlay.impure: a copy-up
+ * or rename put objects with an origin in it)? Only there are d_ino worth
+ * the origins' lookups, as in the kernel. */
+static bool is_impure(struct uf_fs *fs, int fd)
+{
+	char v;
+
+	return fs->origin_xattrs && fs->xattr_impure &&
+	       fgetxattr(fd, fs->xattr_impure, &v, 1) == 1 && v == 'y';
+}
+
+/* Read real directory @L->v[@i] into @l. Names in @seen are hidden; names
+ * this layer whites out are added to @hide for the layers below. */
+static int merge_layer(struct uf_fs *fs, const struct uf_layers *L, unsigned i, bool bottom,
 		       GHashTable *seen, GPtrArray *hide, struct uf_listing *l)
 {
+	const struct uf_layer *layer = &L->v[i];
 	struct stat dst, st;
 	int fd = openat(layer->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
@@ -69,6 +99,7 @@ static int merge_layer(struct uf_fs *fs, const struct uf_layer *layer, bool bott
 		return r;
 	}
 
+	bool impure = i == 0 && fs->upper && layer->branch == 0 && L->n > 1 && is_impure(fs, fd);
 	struct dirent *de;
 	/* errno is readdir()'s only way to tell an error from the end: clear
 	 * it before each call, as the entries' own calls set it (reaping a
@@ -101,8 +132,10 @@ static int merge_layer(struct uf_fs *fs, const struct uf_layer *layer, bool bott
 		if (whiteout)
 			continue;
 
-		struct uf_key k = { dst.st_dev, de->d_ino };
+		struct uf_key k = { dst.st_dev, de->d_ino }, own = k;
 		uf_key_resolve(fs, &k);
+		if (impure && type != DT_DIR && uf_key_equal(&k, &own))
+			origin_ino(fs, L, fd, name, &k);
 		add_entry(l, key, uf_st_ino(fs, &k), type);
 	}
 	int r = errno ? -errno : 0;
@@ -124,7 +157,7 @@ int uf_readdir_merge(struct uf_fs *fs, const struct uf_layers *L, ino_t self_ino
 
 	for (unsigned i = 0; i < L->n; i++) {
 		bool bottom = L->v[i].branch == fs->n_branches - 1;
-		int r = merge_layer(fs, &L->v[i], bottom, seen, hide, l);
+		int r = merge_layer(fs, L, i, bottom, seen, hide, l);
 		if (r < 0)
 			return r;
 		/* aufs whiteouts apply to the layers below theirs only. */

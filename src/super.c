@@ -12,6 +12,7 @@
 #include "unionfuse/farm.h"
 #include "unionfuse/file.h"
 #include "unionfuse/temp.h"
+#include "unionfuse/index.h"
 #include "unionfuse/inode.h"
 #include "unionfuse/modes.h"
 #include "unionfuse/notify.h"
@@ -136,6 +137,7 @@ int uf_fs_new(const struct uf_config *c, struct uf_fs **ret, char **reterr_msg)
 	int r;
 
 	fs->work_fd = -1;
+	fs->index_fd = -1;
 	fs->inotify_fd = fs->notify_stop_fd = -1;
 	g_mutex_init(&fs->inodes_lock);
 	g_rw_lock_init(&fs->rename_lock);
@@ -201,6 +203,9 @@ int uf_fs_new(const struct uf_config *c, struct uf_fs **ret, char **reterr_msg)
 	fs->xattr_redirect = g_strconcat(fs->xattr_prefix, "redirect", NULL);
 	fs->xattr_metacopy = g_strconcat(fs->xattr_prefix, "metacopy", NULL);
 	fs->metacopy = c->metacopy;
+	r = uf_index_init(fs, c, reterr_msg);
+	if (r < 0)
+		goto fail;
 	fs->volatile_upper = c->volatile_upper != 0;
 	r = volatile_check(fs, c->volatile_upper == 1, c->workdir, reterr_msg);
 	if (r < 0)
@@ -301,6 +306,7 @@ void uf_fs_free(struct uf_fs *fs)
 	g_free(fs->xattr_opaque);
 	g_free(fs->xattr_redirect);
 	g_free(fs->xattr_metacopy);
+	uf_index_free(fs);
 	uf_passthrough_free(fs);
 	g_mutex_clear(&fs->inodes_lock);
 	g_rw_lock_clear(&fs->rename_lock);

@@ -25,6 +25,7 @@ struct uf_config {
 	int writeback;
 	int userxattr; /* user.overlay.* instead of trusted.overlay.* */
 	int metacopy;  /* metadata-only copy-up (default off, as the kernel) */
+	int index;     /* index=on: lower hard links stay one inode (index.c); default off */
 	/* -o volatile (1, the kernel's: a marker in the workdir refuses the next
 	 * mount after a crash) or fsync=0 (2, fuse-overlayfs's): no fsync of
 	 * copies, fsync and syncfs through the union do nothing. */

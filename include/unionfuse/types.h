@@ -60,6 +60,7 @@ struct uf_branch {
 	unsigned index;	   /* position in fs->branches, 0 = top */
 	bool writable;	   /* only the upper */
 	bool nosuid;	   /* on a nosuid mount: its setuid bits and capabilities are inert */
+	uint8_t uuid[16];  /* of its filesystem, as origins record it (index.c) */
 };
 
 /* Identity of a real object: what a hash table of inodes is keyed by. */
@@ -137,6 +138,11 @@ struct uf_inode {
 	/* The union it belongs to (set when published): a farm (farm.c) serves
 	 * many unions on one session, and a node id must lead to its own. */
 	struct uf_fs *fs;
+	/* index=on: a copied-up lower hard link, reached through its index
+	 * entry (index.c); the union's st_nlink is the upper's plus
+	 * ->nlink_diff (overlay.nlink). */
+	bool indexed;
+	_Atomic int nlink_diff;
 	uint8_t name_cap; /* bytes ->name_buf holds (255 at most) */
 	char name_buf[];  /* the name it was looked up by, inline: saves a malloc */
 };
@@ -153,6 +159,12 @@ struct uf_fs {
 	char *xattr_opaque; /* <prefix>opaque */
 	char *xattr_redirect;
 	char *xattr_metacopy;
+	char *xattr_origin; /* <prefix>origin: written on copy-up (index.c) */
+	char *xattr_nlink;
+	char *xattr_impure; /* <prefix>impure: set on a copy's upper parent */
+	bool origin_xattrs; /* the lowers have file handles: origins are written */
+	bool index;	    /* -o index=on: lower hard links copied up via index/ */
+	int index_fd;	    /* WORKDIR/index with index=on, else -1 */
 	atomic_bool redirect_warned; /* an invalid overlay.redirect was logged */
 
 	_Atomic double timeout; /* entry and attribute cache timeout, seconds */

@@ -10,12 +10,21 @@
  *   metacopy-invalid   an overlay.metacopy value the parser refuses (EIO)
  *   metacopy-nodata    a metacopy file with no lower file to take data from
  *
+ * With --workdir, the inode index (-o index=on) in WORKDIR/index too:
+ *
+ *   index-name         an entry whose overlay.origin is missing, invalid, or
+ *                      not what its name says (the hex of that origin)
+ *   index-nlink        an entry with an invalid overlay.nlink
+ *   index-orphan       an entry no name of the union shows any more
+ *
  * --repair fixes what can be fixed without losing what the union shows:
  * temporaries are removed (never visible; the upper is locked, so no daemon
  * is making them); an invalid or dangling redirect becomes an opaque dir
  * (the same view: the upper part alone; an invalid one was an error). The
  * rest is reported and left: a wrong-type ".wh." entry may hold data, a
- * loop still shows lower content, a metacopy file's data is gone.
+ * loop still shows lower content, a metacopy file's data is gone. An orphan
+ * index entry is removed (the kernel removes them at mount); a misnamed one
+ * is left: neither the kernel nor the daemon uses it.
  *
  * Refused while a mount uses the upper: every daemon holds flock(LOCK_EX)
  * on its upper (super.c); this takes it too, for its whole run. Exit status
@@ -30,6 +39,7 @@
 
 #include "unionfuse/branchlock.h"
 #include "unionfuse/layer/format.h"
+#include "unionfuse/layer/origin.h"
 #include "unionfuse/layer/stack.h"
 #include "unionfuse/layer/temp.h"
 #include "unionfuse/layer/whiteout.h"
@@ -265,6 +275,72 @@ unsigned uf_check_for_merge(const struct uf_stack *s)
 	return c.found - c.repaired + !!(c.status & EXIT_OPERATIONAL);
 }
 
+/* One entry @name of WORKDIR/index (@dfd), as the kernel's
+ * ovl_verify_index() reads it: named by the hex of its own origin, with a
+ * union link count from overlay.nlink that still counts a name. */
+static void check_index_entry(struct check *c, int dfd, const char *name, const struct stat *st)
+{
+	g_autofree char *path = uf_tool_join("index", name);
+	g_autofree char *at = g_strdup_printf("/proc/self/fd/%d/%s", dfd, name);
+	g_autofree char *xorigin = g_strconcat(c->s->fmt.prefix, "origin", NULL);
+	g_autofree char *xnlink = g_strconcat(c->s->fmt.prefix, "nlink", NULL);
+	uint8_t v[UF_ORIGIN_MAX + 1];
+	char hex[UF_INDEX_NAME_MAX], nl[UF_NLINK_MAX], base;
+	int diff = 0;
+
+	if (!S_ISREG(st->st_mode))
+		return; /* directories and whiteouts: the kernel's own (nfs_export) */
+	ssize_t n = lgetxattr(at, xorigin, v, sizeof(v));
+	if (n <= 0 || uf_origin_parse(v, n, NULL) < 0) {
+		problem(c, "index-name", path, "no valid overlay.origin", NULL, dfd, name, NULL);
+		return;
+	}
+	uf_index_name(v, v[2], hex);
+	if (strcmp(hex, name) != 0) {
+		problem(c, "index-name", path, "its overlay.origin is not its name", NULL, dfd,
+			name, NULL);
+		return;
+	}
+	n = lgetxattr(at, xnlink, nl, sizeof(nl));
+	if (n >= 0 && uf_nlink_parse(nl, n, &base, &diff) < 0) {
+		problem(c, "index-nlink", path, "invalid overlay.nlink", NULL, dfd, name, NULL);
+		return;
+	}
+	/* Linked by no upper name, and counting no lower one (the kernel's
+	 * test: no overlay.nlink, or a union count of 0 left by a crash
+	 * between the last unlink and the entry's removal). */
+	if (st->st_nlink == 1 && (n < 0 || (base == 'U' && 1 + diff <= 0)))
+		problem(c, "index-orphan", path, "no name of the union shows it", fix_remove, dfd,
+			name, "removed");
+}
+
+static void check_index(struct check *c, const char *workdir)
+{
+	g_autoptr(GPtrArray) names = NULL;
+	_cleanup_close_ int wfd = open(workdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_close_ int dfd = -1;
+	struct stat st;
+
+	if (wfd < 0)
+		return oops(c, workdir, -errno);
+	dfd = openat(wfd, "index", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0) {
+		if (errno != ENOENT)
+			oops(c, "index", -errno);
+		return; /* never mounted with index=on */
+	}
+	int r = uf_tool_list_dir(dfd, NULL, &names);
+	if (r < 0)
+		return oops(c, "index", r);
+	for (guint i = 0; i < names->len; i++) {
+		const char *name = names->pdata[i];
+		if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			oops(c, name, -errno);
+		else
+			check_index_entry(c, dfd, name, &st);
+	}
+}
+
 /* Lock the upper as a daemon does (super.c): a mount just unmounted may
  * still be tearing down, so give it five seconds. Returns 0 or -1 (errno). */
 static int lock_upper(int fd)
@@ -280,15 +356,18 @@ static int lock_upper(int fd)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: unionfuse check [--repair] [--userxattr] LOWER[:LOWER...]:UPPER\n"
+	fprintf(f, "usage: unionfuse check [--repair] [--userxattr] [--workdir DIR] "
+		   "LOWER[:LOWER...]:UPPER\n"
 		   "\n"
 		   "Find what a crash or a hand edit left in UPPER: temporaries, whiteouts of\n"
 		   "the wrong type, invalid, dangling or looping redirects, metacopy files\n"
-		   "without data. Refused while a mount uses UPPER.\n"
+		   "without data; with --workdir, the inode index of -o index=on too.\n"
+		   "Refused while a mount uses UPPER.\n"
 		   "\n"
 		   "    -r, --repair  fix what is safe to fix, and say what was done\n"
 		   "    --userxattr   the format is in user.overlay.* (default as root:\n"
 		   "                  trusted.overlay.*)\n"
+		   "    --workdir DIR the mount's workdir: check its index/ too\n"
 		   "    -h, --help    this help\n"
 		   "\n"
 		   "Exit status (or'ed, as fsck): 0 clean, 1 corrected, 4 left uncorrected,\n"
@@ -300,6 +379,7 @@ int uf_tool_check(int argc, char **argv)
 	struct check c = { 0 };
 	struct uf_stack s;
 	bool userxattr = false;
+	const char *workdir = NULL;
 	struct stat st;
 	int i;
 
@@ -308,6 +388,8 @@ int uf_tool_check(int argc, char **argv)
 			c.repair = true;
 		} else if (strcmp(argv[i], "--userxattr") == 0) {
 			userxattr = true;
+		} else if (strcmp(argv[i], "--workdir") == 0 && i + 1 < argc) {
+			workdir = argv[++i];
 		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
 			usage(stdout);
 			return 0;
@@ -347,6 +429,8 @@ int uf_tool_check(int argc, char **argv)
 		return EXIT_OPERATIONAL;
 	}
 	walk(&c, s.upper_fd, "", "", 0);
+	if (workdir)
+		check_index(&c, workdir);
 	if (c.found)
 		printf("%u problem%s, %u repaired\n", c.found, c.found == 1 ? "" : "s", c.repaired);
 	uf_stack_done(&s);

@@ -133,7 +133,7 @@ bad "trailing colon in the branch list" root "$B/l1:$B/u:" "$B/mnt"
 bad "empty lowerdir=" root -o lowerdir= "$B/mnt"
 # Options of the kernel overlayfs and fuse-overlayfs that unionfuse does not
 # implement are refused, never silently ignored (docs/usage.md).
-for o in index=on nfs_export=on xino=off uuid=on redirect_dir=nofollow fsync=2 \
+for o in index=2 nfs_export=on xino=off uuid=on redirect_dir=nofollow fsync=2 \
 	verity=on verity=require fast_ino=1 xattr_permissions=1 plugins=/x.so \
 	uidmapping=0:1000:1 gidmapping=0:1000:1 metacopy=yes threaded=2 noxattrs=2 \
 	squash_to_uid=-1 squash_to_uid=abc squash_to_gid=4294967295 squash_to_uid=; do

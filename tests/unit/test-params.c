@@ -463,7 +463,8 @@ START_TEST(test_params_compat)
 		{ .opts = "squash_to_gid=1x", .r = -EINVAL, .err = "squash_to_gid=1x" },
 		{ .opts = "squash_to_gid=", .r = -EINVAL, .err = "squash_to_gid" },
 		{ .opts = "noallow_other,allow_other", .r = -EINVAL, .err = "noallow_other" },
-		{ .opts = "index=on", .r = -EINVAL, .err = "index=on" },
+		{ .opts = "index=on,index=off", .same = true },
+		{ .opts = "index=yes", .r = -EINVAL, .err = "index=yes" },
 		{ .opts = "nfs_export=on", .r = -EINVAL, .err = "nfs_export=on" },
 		{ .opts = "xino=off", .r = -EINVAL, .err = "xino=off" },
 		{ .opts = "uuid=on", .r = -EINVAL, .err = "uuid=on" },
@@ -478,7 +479,7 @@ START_TEST(test_params_compat)
 		{ .opts = "metacopy=yes", .r = -EINVAL, .err = "metacopy=yes" },
 		{ .opts = "threaded=2", .r = -EINVAL, .err = "threaded=2" },
 		{ .opts = "noxattrs=yes", .r = -EINVAL, .err = "noxattrs=yes" },
-		{ .opts = "rw,index=on,xino=auto", .r = -EINVAL, .err = "index=on" },
+		{ .opts = "rw,index=2,xino=auto", .r = -EINVAL, .err = "index=2" },
 	};
 
 	for (size_t i = 0; i < G_N_ELEMENTS(t); i++) {
@@ -523,6 +524,31 @@ START_TEST(test_params_compat)
 }
 END_TEST
 
+/* -o index=on|off: the last one given wins; off by default, as the
+ * kernel's (its upper then mounts anywhere). */
+START_TEST(test_params_index)
+{
+	static const struct {
+		const char *opts;
+		int index;
+	} t[] = { { "rw", 0 }, { "index=on", 1 }, { "index=on,index=off", 0 }, { "index=off,index=on", 1 } };
+
+	for (size_t i = 0; i < G_N_ELEMENTS(t); i++) {
+		char *argv[] = { g_strdup("unionfuse"), g_strdup("-o"), g_strdup(t[i].opts),
+				 g_strdup("base:upper"), g_strdup("/mnt"), NULL };
+		struct uf_config c;
+		char *msg = NULL;
+
+		ck_assert_int_eq(uf_params_parse(5, argv, &c, &msg), 0);
+		ck_assert_msg(c.index == t[i].index, "-o %s: index %d", t[i].opts, c.index);
+		g_free(msg);
+		uf_config_done(&c);
+		for (int k = 0; argv[k]; k++)
+			g_free(argv[k]);
+	}
+}
+END_TEST
+
 static Suite *params_suite(void)
 {
 	Suite *s = suite_create("params");
@@ -533,6 +559,7 @@ static Suite *params_suite(void)
 	tcase_add_test(tc, test_params_branches);
 	tcase_add_loop_test(tc, test_params_parse, 0, G_N_ELEMENTS(parse_cases));
 	tcase_add_test(tc, test_params_compat);
+	tcase_add_test(tc, test_params_index);
 	suite_add_tcase(s, tc);
 	return s;
 }
