@@ -67,8 +67,8 @@ for n in A[2:]:
         cap = "nocap"
     up = "up" if os.path.lexists(os.path.join(upper, n)) else "-"
     print(n, "ctime+" if after > before else "ctime=", cap, up)'
-NAMES="f d sym cap own uf ud ucap"
-K=$(wr_py "$NOOP" "$UF_TMP/K/m" "$UF_TMP/K/u" $NAMES)
+NAMES=(f d sym cap own uf ud ucap)
+K=$(wr_py "$NOOP" "$UF_TMP/K/m" "$UF_TMP/K/u" "${NAMES[@]}")
 uf_check_eq "kernel overlayfs: chown(-1, -1) copies up, changes ctime, drops capabilities" \
 	"f ctime+ nocap up
 d ctime+ nocap up
@@ -79,7 +79,7 @@ uf ctime+ nocap up
 ud ctime+ nocap up
 ucap ctime+ nocap up" "$K" "chown(-1, -1) on the kernel overlayfs"
 wr_check_py "unionfuse: chown(-1, -1) as on the kernel overlayfs" "$K" "$NOOP" \
-	"$UF_TMP/F/m" "$UF_TMP/F/u" $NAMES
+	"$UF_TMP/F/m" "$UF_TMP/F/u" "${NAMES[@]}"
 uf_check_out "the copy keeps the data" "lower" cat "$UF_TMP/F/m/own"
 wr_check_lowers "the lowers are unchanged"
 
