@@ -34,6 +34,17 @@ void uf_ll_getattr(fuse_req_t req, fuse_ino_t id, struct fuse_file_info *fi)
 		fuse_reply_attr(req, &st, uf_attr_timeout(fs, ino));
 }
 
+/* chown(f, -1, -1) reaches us as a setattr of nothing (FUSE sends
+ * ATTR_CTIME alone as no attribute, or as FATTR_CTIME under the writeback
+ * cache). It still changes ctime and drops security.capability, as on the
+ * kernel overlayfs, which passes it to the upper: chown(upper, -1, -1) does
+ * both. So does the kernel's setattr before a write that drops privileges,
+ * and the write changes ctime anyway. */
+static bool only_ctime(int to_set)
+{
+	return !(to_set & ~FUSE_SET_ATTR_CTIME);
+}
+
 /* Apply @attr to the upper object of a non-directory, through an fd on
  * exactly that object (never by a name that may have changed), or through
  * the open file @ofd. */
@@ -44,7 +55,7 @@ static int setattr_nondir(struct uf_fs *fs, struct uf_inode *ino, const struct s
 	int r = uf_inode_locate(fs, ino, UF_TOP, &loc);
 	if (r < 0)
 		return r;
-	if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
+	if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID) || only_ctime(to_set)) {
 		uid_t uid = (to_set & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1;
 		gid_t gid = (to_set & FUSE_SET_ATTR_GID) ? attr->st_gid : (gid_t)-1;
 		r = uf_loc_chown(&loc, uid, gid);
@@ -69,7 +80,7 @@ static int setattr_dir(struct uf_inode *ino, const struct stat *attr, int to_set
 	int fd = uf_inode_upper(ino);
 	int r = 0;
 
-	if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
+	if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID) || only_ctime(to_set)) {
 		uid_t uid = (to_set & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1;
 		gid_t gid = (to_set & FUSE_SET_ATTR_GID) ? attr->st_gid : (gid_t)-1;
 		r = uf_neg_errno(fchown(fd, uid, gid));
