@@ -5,6 +5,10 @@
 #define UF_WORKERS 16
 
 static _Thread_local bool on_loop_thread;
+static _Thread_local bool on_pool; /* running a job: may wait */
+/* Requests also run on threads we did not start (libfuse's io_uring
+ * threads, uring.c): every thread but the pool's is then a loop. */
+static atomic_bool all_loops;
 static _Thread_local fuse_req_t current_req; /* of the job a worker runs */
 
 bool uf_worker_interrupted(void)
@@ -17,14 +21,19 @@ void uf_worker_mark_loop_thread(void)
 	on_loop_thread = true;
 }
 
+void uf_worker_threads_are_loops(void)
+{
+	atomic_store(&all_loops, true);
+}
+
 bool uf_worker_on_loop_thread(void)
 {
-	return on_loop_thread;
+	return on_loop_thread || (!on_pool && atomic_load_explicit(&all_loops, memory_order_relaxed));
 }
 
 int uf_inode_trylock(struct uf_inode *ino)
 {
-	if (!on_loop_thread) {
+	if (!uf_worker_on_loop_thread()) {
 		g_mutex_lock(&ino->lock);
 		return 0;
 	}
@@ -43,8 +52,12 @@ static void run_job(gpointer data, gpointer user_data)
 {
 	struct uf_job *job = data;
 
+	bool was_on_pool = on_pool;
+
 	current_req = job->req;
+	on_pool = true;
 	job->run(job);
+	on_pool = was_on_pool;
 	current_req = NULL;
 	job_free(job);
 	atomic_fetch_sub(&((struct uf_fs *)user_data)->jobs, 1); /* idle.c */
