@@ -28,7 +28,8 @@ void uf_worker_threads_are_loops(void)
 
 bool uf_worker_on_loop_thread(void)
 {
-	return on_loop_thread || (!on_pool && atomic_load_explicit(&all_loops, memory_order_relaxed));
+	return on_loop_thread ||
+	       (!on_pool && atomic_load_explicit(&all_loops, memory_order_relaxed));
 }
 
 int uf_inode_trylock(struct uf_inode *ino)
