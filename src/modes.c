@@ -192,7 +192,7 @@ void uf_killpriv_init(struct uf_fs *fs, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_HANDLE_KILLPRIV_V2;
 		fs->killpriv_v2 = true;
 	}
-	const char *state = fs->killpriv_v2    ? "on"
+	const char *state = fs->killpriv_v2	? "on"
 			    : fs->killpriv_want ? "off: the kernel does not offer it"
 						: "off: -o killpriv=off";
 	uf_debug("handle_killpriv_v2: %s", state);
