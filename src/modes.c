@@ -167,13 +167,23 @@ int uf_killpriv_inode(struct uf_fs *fs, fuse_req_t req, struct uf_inode *ino, bo
 
 	if (!S_ISREG(ino->type))
 		return 0;
+	g_mutex_lock(&fs->inodes_lock);
+	bool open = ino->nopen > 0;
+	g_mutex_unlock(&fs->inodes_lock);
 	int r = uf_inode_locate(fs, ino, UF_TOP, &loc);
 	if (r < 0)
 		return r;
 	r = uf_neg_errno(fstat(loc.fd, &st));
 	if (r == 0) {
 		mode_t mode = killpriv_mode(fs, req, &st, decided);
-		if (mode != st.st_mode)
+		uid_t uid = fuse_req_ctx(req)->uid;
+		/* A setattr of nothing from the kernel's chown(-1, -1) by
+		 * someone else than the owner: the kernel's own mode change
+		 * would be refused (EPERM). Before a write the caller has
+		 * the file open: then it could drop the bits by writing. */
+		if (mode != st.st_mode && decided && uid != st.st_uid && uid != 0 && !open)
+			r = -EPERM;
+		else if (mode != st.st_mode)
 			r = uf_loc_chmod(&loc, mode & 07777);
 	}
 	uf_located_done(&loc);
