@@ -12,7 +12,8 @@ usage() {
 usage: bench/run.sh [--quick|--full] [options]
   --quick              small data, 3 runs per cell (default)
   --full               full-size data, 5 runs per cell
-  --only K1,K2         kinds: kernel,fuse-overlayfs,unionfs-fuse,unionfuse,plain
+  --only K1,K2         kinds: kernel,fuse-overlayfs,unionfs-fuse,unionfuse,
+                       unionfuse-318,unionfuse-uring,plain
   --workloads W1,W2    workload names or groups (see --list)
   --runs N             override the number of timed runs per cell
   --dir DIR            scratch directory (default /var/tmp/unionfuse-bench)
@@ -21,7 +22,10 @@ usage: bench/run.sh [--quick|--full] [options]
   --keep               keep generated data and scratch dir afterwards
   --reuse-data         reuse data kept by an earlier --keep run of the same mode
   --list               list workloads and groups, then exit
-env: UNIONFUSE=path (default build/src/unionfuse), UNIONFUSE_OPTS="-o ...",
+env: UNIONFUSE=path (default build/src/unionfuse, libfuse 3.14),
+     UNIONFUSE_318=path (default build-318/src/unionfuse, the bundled 3.18;
+     also the binary of unionfuse-uring, mounted -o io_uring),
+     UNIONFUSE_OPTS="-o ..." (every unionfuse kind),
      UFB_TIMEOUT=seconds per timed command
 EOF
 }
@@ -41,7 +45,7 @@ declare -A GROUP=(
 )
 ALL_WL=""
 for g in $GROUPS_ORDER; do ALL_WL+=" ${GROUP[$g]}"; done
-ALL_KINDS="kernel fuse-overlayfs unionfs-fuse unionfuse plain"
+ALL_KINDS="kernel fuse-overlayfs unionfs-fuse unionfuse unionfuse-318 unionfuse-uring plain"
 
 MODE=quick RUNS="" ONLY="" WLS="" WORK=/var/tmp/unionfuse-bench KEEP=0 REUSE=0 USE_LOOP=1
 while [ $# -gt 0 ]; do
@@ -104,7 +108,17 @@ wl_selected() { [[ " $SEL_WL " == *" $1 "* ]]; }
 group_selected() { local w; for w in ${GROUP[$1]}; do wl_selected "$w" && return 0; done; return 1; }
 
 UNIONFUSE=${UNIONFUSE:-$REPO/build/src/unionfuse}
+UNIONFUSE_318=${UNIONFUSE_318:-$REPO/build-318/src/unionfuse}
 UNIONFUSE_OPTS=${UNIONFUSE_OPTS:-}
+# The unionfuse kinds: one build each (the binary is copied to $WORK/bin
+# under the kind's name, so its daemons are told apart by their comm), and
+# the options of the kind. unionfuse-uring sets the kernel's
+# enable_uring for the run and restores it at exit.
+declare -A UF_BIN=([unionfuse]=$UNIONFUSE [unionfuse-318]=$UNIONFUSE_318 [unionfuse-uring]=$UNIONFUSE_318)
+declare -A UF_KOPTS=([unionfuse]="" [unionfuse-318]="" [unionfuse-uring]="-o io_uring")
+declare -A UF_INFO=()
+URING_PARAM=/sys/module/fuse/parameters/enable_uring URING_OLD=""
+is_uf() { [[ $1 == unionfuse* ]]; }
 declare -A SKIPWHY=()
 kind_available() {
 	case $1 in
@@ -114,11 +128,16 @@ kind_available() {
 			{ SKIPWHY[$1]="no overlay in /proc/filesystems"; return 1; } ;;
 	fuse-overlayfs) command -v fuse-overlayfs >/dev/null || { SKIPWHY[$1]="not installed"; return 1; } ;;
 	unionfs-fuse) command -v unionfs >/dev/null || { SKIPWHY[$1]="not installed"; return 1; } ;;
-	unionfuse) [ -x "$UNIONFUSE" ] || { SKIPWHY[$1]="$UNIONFUSE not built"; return 1; } ;;
+	unionfuse|unionfuse-318) [ -x "${UF_BIN[$1]}" ] || { SKIPWHY[$1]="${UF_BIN[$1]} not built"; return 1; } ;;
+	unionfuse-uring)
+		[ -x "${UF_BIN[$1]}" ] || { SKIPWHY[$1]="${UF_BIN[$1]} not built"; return 1; }
+		"${UF_BIN[$1]}" -V | grep -q 'version 7\.4[0-9]' ||
+			{ SKIPWHY[$1]="${UF_BIN[$1]} has no io_uring (libfuse < 3.18)"; return 1; }
+		[ -w "$URING_PARAM" ] || { SKIPWHY[$1]="no writable $URING_PARAM"; return 1; } ;;
 	plain) ;;
 	*) echo "unknown kind '$1'" >&2; exit 2 ;;
 	esac
-	case $1 in fuse-overlayfs|unionfs-fuse|unionfuse)
+	case $1 in fuse-overlayfs|unionfs-fuse|unionfuse*)
 		[ -c /dev/fuse ] || { SKIPWHY[$1]="no /dev/fuse"; return 1; } ;;
 	esac
 	return 0
@@ -162,7 +181,7 @@ DAEMON_COMM() {
 	case $1 in
 	fuse-overlayfs) echo fuse-overlayfs ;;
 	unionfs-fuse) echo unionfs ;;
-	unionfuse) basename "$UNIONFUSE" | cut -c1-15 ;;
+	unionfuse*) echo "${1:0:15}" ;;
 	esac
 }
 
@@ -186,9 +205,9 @@ do_mount() {
 		for l in $lowers; do br+=":$l=RO"; done
 		unset IFS
 		unionfs -o cow,hide_meta_files "$br" "$mnt" >>"$LOG" 2>&1 ;;
-	unionfuse)
+	unionfuse*)
 		# shellcheck disable=SC2086
-		"$UNIONFUSE" $UNIONFUSE_OPTS -o "lowerdir=$lowers,upperdir=$upper,workdir=$wd" "$mnt" >>"$LOG" 2>&1 ;;
+		"${UF_BIN[$kind]}" ${UF_KOPTS[$kind]} $UNIONFUSE_OPTS -o "lowerdir=$lowers,upperdir=$upper,workdir=$wd" "$mnt" >>"$LOG" 2>&1 ;;
 	esac
 	rc=$?
 	if [ $rc -ne 0 ] || ! is_mounted "$mnt"; then
@@ -265,7 +284,39 @@ cleanup() {
 		umount "$FS" 2>>"$LOG" || { sleep 1; umount "$FS" 2>>"$LOG"; } || umount -l "$FS"
 	fi
 	[ -n "$LOOPDEV" ] && losetup -d "$LOOPDEV" 2>>"$LOG"
+	[ -n "$URING_OLD" ] && echo "$URING_OLD" >"$URING_PARAM"
 	[ "$KEEP" = 1 ] || rm -rf "$WORK"
+}
+
+# uf_probe KIND: mount the kind once in the foreground with -d on a tiny
+# union, write and read a file, and note in UF_INFO what it runs with: the
+# libfuse version, the FUSE protocol it speaks with this kernel, the
+# transport, passthrough and KILLPRIV_V2, from its own log.
+uf_probe() {
+	local k=$1 b=$RUN/probe-$k pid i v lib proto kproto pt tr kp
+	rm -rf "$b"; mkdir -p "$b/l" "$b/u" "$b/w" "$b/m"
+	echo lower >"$b/l/f"
+	v=$("${UF_BIN[$k]}" -V 2>&1)
+	lib=$(echo "$v" | grep -o 'libfuse [0-9.]*' | head -n1)
+	proto=$(echo "$v" | grep -o 'interface version [0-9.]*' | cut -d' ' -f3)
+	# shellcheck disable=SC2086
+	"${UF_BIN[$k]}" ${UF_KOPTS[$k]} $UNIONFUSE_OPTS -f -d -o "lowerdir=$b/l,upperdir=$b/u,workdir=$b/w" "$b/m" >"$b/d.log" 2>&1 &
+	pid=$!
+	for i in $(seq 200); do is_mounted "$b/m" && break; sleep 0.05; done
+	{ cat "$b/m/f" && echo new >"$b/m/g" && cat "$b/m/g"; } >/dev/null 2>&1
+	fusermount3 -u "$b/m" 2>>"$LOG"
+	wait "$pid"
+	kproto=$(grep -o 'FUSE protocol [0-9.]* (kernel)' "$b/d.log" | cut -d' ' -f3)
+	# the protocol spoken is the older of the two
+	[ -n "$kproto" ] && [ "$(printf '%s\n' "$proto" "$kproto" | sort -V | head -n1)" = "$kproto" ] && proto=$kproto
+	pt=$(grep -o 'passthrough: [a-z]*' "$b/d.log" | head -n1 | cut -d' ' -f2)
+	[ "$pt" = on ] && grep -q 'for files whose data is in the upper' "$b/d.log" && pt="on for upper files"
+	tr=/dev/fuse
+	grep -q 'FUSE over io_uring: on' "$b/d.log" && grep -q '^cqe unique' "$b/d.log" && tr=io_uring
+	kp=$(grep -o 'handle_killpriv_v2: [a-z]*' "$b/d.log" | cut -d' ' -f2)
+	UF_INFO[$k]="$lib, FUSE 7.${proto#7.} (kernel ${kproto:-?}), $tr, passthrough ${pt:-?}, killpriv_v2 ${kp:-off}; ${UF_BIN[$k]} ${UF_KOPTS[$k]}"
+	log "probe $k: ${UF_INFO[$k]}"
+	rm -rf "$b"
 }
 
 # setup_fs: a private ext4 on a loop device (direct I/O to the backing file),
@@ -762,6 +813,9 @@ report() {
 		done
 		echo "$line"
 	done
+	for k in $KINDS; do
+		[ -n "${UF_INFO[$k]:-}" ] && echo "$k: ${UF_INFO[$k]}"
+	done
 	for k in $ALL_KINDS; do
 		[ -n "${SKIPWHY[$k]:-}" ] && echo "skipped $k: ${SKIPWHY[$k]}"
 	done
@@ -780,14 +834,22 @@ if ! setup_fs; then
 fi
 rm -rf "$RUN"; mkdir -p "$RUN"
 UF_VERSION=""
-if [[ " $KINDS " == *" unionfuse "* ]]; then
+if [[ " $KINDS " == *" unionfuse-uring "* ]]; then
+	URING_OLD=$(cat "$URING_PARAM")
+	echo 1 >"$URING_PARAM"
+fi
+for k in $KINDS; do
+	is_uf "$k" || continue
 	# benchmark a snapshot, so a rebuild during the run cannot break it
 	mkdir -p "$WORK/bin"
-	cp "$UNIONFUSE" "$WORK/bin/unionfuse" || { echo "cannot copy $UNIONFUSE" >&2; exit 1; }
-	UF_VERSION="unionfuse $(git -C "$REPO" describe --always --dirty 2>/dev/null || echo '?') built $(date -r "$UNIONFUSE" '+%F %T')"
-	UNIONFUSE=$WORK/bin/unionfuse
-	say "  $UF_VERSION"
-fi
+	[ -n "$UF_VERSION" ] ||
+		UF_VERSION="unionfuse $(git -C "$REPO" describe --always --dirty 2>/dev/null || echo '?') built $(date -r "${UF_BIN[$k]}" '+%F %T')"
+	cp "${UF_BIN[$k]}" "$WORK/bin/$k" || { echo "cannot copy ${UF_BIN[$k]}" >&2; exit 1; }
+	UF_BIN[$k]=$WORK/bin/$k
+	uf_probe "$k"
+	say "  $k: ${UF_INFO[$k]}"
+done
+[ -n "$UF_VERSION" ] && say "  $UF_VERSION"
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 gen_data
 # what the timing itself costs (fork+exec of timeout and bash -c)

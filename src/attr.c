@@ -154,10 +154,11 @@ static int reply_setattr(fuse_req_t req, fuse_ino_t id, const struct stat *attr,
 		r = uf_inode_stat(fs, ino, &st);
 	/* A truncate drops setuid/setgid by the kernel's rule, which FUSE's
 	 * own recomputation narrows; a setattr of nothing at all is the kernel
-	 * asking for that before a write (modes.c). */
+	 * asking for that before a write (modes.c), or under KILLPRIV_V2 its
+	 * ATTR_KILL_SUID of a write or a chown(-1, -1), the flag stripped. */
 	if (r == 0 && (st.st_mode & (S_ISUID | S_ISGID)) &&
 	    ((to_set & FUSE_SET_ATTR_SIZE) || to_set == 0) && uf_inode_in_upper(fs, ino)) {
-		r = uf_killpriv_inode(fs, req, ino);
+		r = uf_killpriv_inode(fs, req, ino, to_set == 0 && fs->killpriv_v2);
 		if (r == 0)
 			r = uf_inode_stat(fs, ino, &st);
 	}

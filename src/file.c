@@ -235,13 +235,15 @@ void uf_ll_read(fuse_req_t req, fuse_ino_t id, size_t size, off_t off, struct fu
 void uf_ll_write_buf(fuse_req_t req, fuse_ino_t id, struct fuse_bufvec *in, off_t off,
 		     struct fuse_file_info *fi)
 {
+	struct uf_fs *fs = uf_fs_from_req(req);
 	struct fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in));
 
-	(void)id;
 	out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 	out.buf[0].fd = atomic_load(&file_of(fi)->fd);
 	out.buf[0].pos = off;
-	ssize_t n = fuse_buf_copy(&out, in, 0);
+	ssize_t n = uf_killpriv_write(fs, req, uf_inode_from_id(fs, id), out.buf[0].fd, fi);
+	if (n == 0)
+		n = fuse_buf_copy(&out, in, 0);
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
 	else

@@ -10,6 +10,7 @@
  * object the same name shows below, an index entry only when its own
  * origin says so. */
 #include <fcntl.h>
+#include <glib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/xattr.h>
@@ -106,6 +107,47 @@ bool uf_index_has(struct uf_fs *fs, const uint8_t *origin, int olen)
 	       origin_is(fs, path, origin, olen);
 }
 
+/* The lower object origin @o names, decoded by its file handle as the
+ * kernel's ovl_check_origin() does when the copy no longer has the same
+ * name as its origin (it was renamed in the union). Only where no user can
+ * write an origin (trusted.* xattrs, which need CAP_SYS_ADMIN) and the
+ * daemon may open by handle (root); in the lower whose filesystem has the
+ * origin's uuid, or, for filesystems without one, in the only lower
+ * filesystem without one. Returns 0 with *ret, or -errno. */
+static int origin_decode(struct uf_fs *fs, const struct uf_origin *o, mode_t type,
+			 struct stat *ret)
+{
+	static const uint8_t null_uuid[16];
+	unsigned first = fs->upper ? 1 : 0, match = fs->n_branches, nmatch = 0;
+
+	if (!fs->handles || fs->untrusted_xattrs || !g_str_has_prefix(fs->xattr_prefix, "trusted."))
+		return -EPERM;
+	for (unsigned b = first; b < fs->n_branches; b++) {
+		if (memcmp(fs->branches[b].uuid, o->uuid, 16) != 0)
+			continue;
+		/* Several branches of one filesystem are one match. */
+		if (nmatch == 0 || fs->branches[b].dev != fs->branches[match].dev)
+			nmatch++;
+		if (nmatch == 1)
+			match = b;
+	}
+	if (nmatch == 0 || (nmatch > 1 && memcmp(o->uuid, null_uuid, 16) == 0))
+		return -ENOENT;
+	g_autofree struct file_handle *fh = g_malloc(sizeof(*fh) + o->fid_len);
+	fh->handle_bytes = o->fid_len;
+	fh->handle_type = o->type;
+	memcpy(fh->f_handle, o->fid, o->fid_len);
+	_cleanup_close_ int fd = open_by_handle_at(fs->branches[match].fd, fh, O_PATH | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, ret) < 0)
+		return -errno;
+	if (ret->st_dev != fs->branches[match].dev || (ret->st_mode & S_IFMT) != type ||
+	    uf_format_is_whiteout(ret))
+		return -ESTALE;
+	return 0;
+}
+
 int uf_origin_lookup(struct uf_fs *fs, const struct uf_layers *L, unsigned found,
 		     const char *name, const struct stat *ust, struct uf_key *ret_origin,
 		     bool *ret_indexed, int *ret_diff)
@@ -124,19 +166,26 @@ int uf_origin_lookup(struct uf_fs *fs, const struct uf_layers *L, unsigned found
 	ssize_t n = get_at(path, fs->xattr_origin, v, sizeof(v));
 	if (n <= 0)
 		return 0;
-	if (uf_origin_parse(v, n, NULL) < 0) {
-		uf_log_limited(LOG_WARNING, "'%s': invalid overlay.origin: not used", name);
+	struct uf_origin o;
+	int pr = uf_origin_parse(v, n, &o);
+	if (pr < 0) {
+		if (pr != -ENODATA)
+			uf_log_limited(LOG_WARNING, "'%s': invalid overlay.origin: not used", name);
 		return 0;
 	}
 	n = v[2]; /* its len: bytes past it are not the handle's */
 	below.n = L->n - found - 1;
 	memcpy(below.v, L->v + found + 1, below.n * sizeof(below.v[0]));
-	if (uf_find(fs, &below, name, &lfound, &lst) < 0 ||
-	    (lst.st_mode & S_IFMT) != (ust->st_mode & S_IFMT))
+	bool same_name = uf_find(fs, &below, name, &lfound, &lst) == 0 &&
+			 (lst.st_mode & S_IFMT) == (ust->st_mode & S_IFMT);
+	if (same_name) {
+		int ln = origin_at(fs, below.v[lfound].fd, name, below.v[lfound].branch, lv);
+		same_name = ln == n && memcmp(v, lv, n) == 0;
+	}
+	/* Not the origin of what the same name shows below: a renamed copy,
+	 * whose origin only the lower's own file handle can find. */
+	if (!same_name && origin_decode(fs, &o, ust->st_mode & S_IFMT, &lst) < 0)
 		return 0;
-	int ln = origin_at(fs, below.v[lfound].fd, name, below.v[lfound].branch, lv);
-	if (ln != n || memcmp(v, lv, n) != 0)
-		return 0; /* not the origin of what is below: a moved or forged one */
 	if (lst.st_nlink > 1) {
 		/* A broken-off hard link shares its origin with the other
 		 * names: only an index entry that is this very object makes

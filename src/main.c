@@ -18,6 +18,7 @@
 #include "unionfuse/super.h"
 #include "unionfuse/tmpupper.h"
 #include "unionfuse/tool.h"
+#include "unionfuse/uring.h"
 #include "unionfuse/util.h"
 #include "unionfuse/worker.h"
 
@@ -45,6 +46,10 @@ static void usage(const char *prog)
 	       "                           on: lower files too (old readers keep lower data)\n"
 	       "    -o index=on|off        keep lower hard links one inode on copy-up, in\n"
 	       "                           WORKDIR/index (kernel format; default off)\n"
+	       "    -o killpriv=on|off     FUSE_HANDLE_KILLPRIV_V2 (libfuse >= 3.18, default\n"
+	       "                           on): the daemon drops setuid/setgid on writes\n"
+	       "    -o io_uring            FUSE over io_uring (libfuse >= 3.18, kernel\n"
+	       "                           parameter fuse.enable_uring=1; default off)\n"
 	       "    -o userxattr           use user.overlay.* xattrs (default for non-root)\n"
 	       "    -o noallow_other       only the mounting user may use the union\n"
 	       "                           (allow_other is the default for root)\n"
@@ -192,6 +197,7 @@ int main(int argc, char **argv)
 	 * user_allow_other in /etc/fuse.conf). */
 	if (geteuid() == 0 && !cfg.allow_given && !cfg.no_allow_other)
 		fuse_opt_insert_arg(&cfg.fuse_args, 1, "-oallow_other");
+	uf_uring_setup(fs, &cfg);
 	se = fuse_session_new(&cfg.fuse_args, fs->farm ? &uf_farm_ops : &uf_ll_ops,
 			      sizeof(uf_ll_ops), fs);
 	if (!se) {

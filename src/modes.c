@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/statvfs.h>
+#include <sys/xattr.h>
 
 #include "unionfuse/inode.h"
 #include "unionfuse/modes.h"
@@ -112,7 +113,8 @@ static bool caller_in_group(fuse_req_t req, gid_t gid)
 	return false;
 }
 
-mode_t uf_killpriv_mode(const struct uf_fs *fs, fuse_req_t req, const struct stat *st)
+static mode_t killpriv_mode(const struct uf_fs *fs, fuse_req_t req, const struct stat *st,
+			    bool decided)
 {
 	mode_t kill = 0;
 
@@ -126,9 +128,24 @@ mode_t uf_killpriv_mode(const struct uf_fs *fs, fuse_req_t req, const struct sta
 	if ((st->st_mode & S_ISGID) &&
 	    ((st->st_mode & S_IXGRP) || !caller_in_group(req, st->st_gid)))
 		kill |= S_ISGID;
-	if (!kill || uf_caller_fsetid(fs, req))
+	if (!kill)
+		return st->st_mode;
+	if (decided) {
+		/* S_ISUID goes whoever asks (a chown by root too); S_ISGID
+		 * without group execute stays for CAP_FSETID, as the kernel's
+		 * in_group_or_capable(). */
+		if ((kill & S_ISGID) && !(st->st_mode & S_IXGRP) && uf_caller_fsetid(fs, req))
+			kill &= ~S_ISGID;
+		return st->st_mode & ~kill;
+	}
+	if (uf_caller_fsetid(fs, req))
 		return st->st_mode;
 	return st->st_mode & ~kill;
+}
+
+mode_t uf_killpriv_mode(const struct uf_fs *fs, fuse_req_t req, const struct stat *st)
+{
+	return killpriv_mode(fs, req, st, false);
 }
 
 int uf_killpriv_fd(const struct uf_fs *fs, fuse_req_t req, int fd)
@@ -143,24 +160,85 @@ int uf_killpriv_fd(const struct uf_fs *fs, fuse_req_t req, int fd)
 	return uf_neg_errno(fchmod(fd, mode & 07777));
 }
 
-int uf_killpriv_inode(struct uf_fs *fs, fuse_req_t req, struct uf_inode *ino)
+int uf_killpriv_inode(struct uf_fs *fs, fuse_req_t req, struct uf_inode *ino, bool decided)
 {
 	struct uf_located loc;
 	struct stat st;
 
 	if (!S_ISREG(ino->type))
 		return 0;
+	g_mutex_lock(&fs->inodes_lock);
+	bool open = ino->nopen > 0;
+	g_mutex_unlock(&fs->inodes_lock);
 	int r = uf_inode_locate(fs, ino, UF_TOP, &loc);
 	if (r < 0)
 		return r;
 	r = uf_neg_errno(fstat(loc.fd, &st));
 	if (r == 0) {
-		mode_t mode = uf_killpriv_mode(fs, req, &st);
-		if (mode != st.st_mode)
+		mode_t mode = killpriv_mode(fs, req, &st, decided);
+		uid_t uid = fuse_req_ctx(req)->uid;
+		/* A setattr of nothing from the kernel's chown(-1, -1) by
+		 * someone else than the owner: the kernel's own mode change
+		 * would be refused (EPERM). Before a write the caller has
+		 * the file open: then it could drop the bits by writing. */
+		if (mode != st.st_mode && decided && uid != st.st_uid && uid != 0 && !open)
+			r = -EPERM;
+		else if (mode != st.st_mode)
 			r = uf_loc_chmod(&loc, mode & 07777);
 	}
 	uf_located_done(&loc);
 	return r;
+}
+
+void uf_killpriv_init(struct uf_fs *fs, struct fuse_conn_info *conn)
+{
+#ifdef FUSE_CAP_HANDLE_KILLPRIV_V2
+	/* The kernel then marks the superblock SB_NOSEC: once a write found
+	 * nothing to kill, the inode is S_NOSEC and the next writes skip the
+	 * GETXATTR of security.capability (one round trip each) until its
+	 * attributes change. What it no longer does itself, setuid/setgid on
+	 * write, truncate and chown, comes to us as flags (docs/security.md). */
+	if (fs->killpriv_want && (conn->capable & FUSE_CAP_HANDLE_KILLPRIV_V2)) {
+		conn->want |= FUSE_CAP_HANDLE_KILLPRIV_V2;
+		fs->killpriv_v2 = true;
+	}
+	const char *state = fs->killpriv_v2	? "on"
+			    : fs->killpriv_want ? "off: the kernel does not offer it"
+						: "off: -o killpriv=off";
+	uf_debug("handle_killpriv_v2: %s", state);
+#else
+	(void)fs, (void)conn;
+	uf_debug("handle_killpriv_v2: off: libfuse %s has no kill_suidgid (needs >= 3.18)",
+		 fuse_pkgversion());
+#endif
+}
+
+int uf_killpriv_write(struct uf_fs *fs, fuse_req_t req, struct uf_inode *ino, int fd,
+		      const struct fuse_file_info *fi)
+{
+	if (!fs->killpriv_v2)
+		return 0;
+#ifdef FUSE_CAP_HANDLE_KILLPRIV_V2
+	/* Set for a writer without CAP_FSETID whenever the kernel's cached
+	 * mode says there is something to kill; the real mode decides. */
+	if (fi->kill_suidgid) {
+		int r = uf_killpriv_fd(fs, req, fd);
+		if (r < 0)
+			return r;
+	}
+#else
+	(void)req, (void)fi;
+#endif
+	/* A write drops file capabilities whoever writes (the kernel's
+	 * cap_inode_killpriv()). The kernel still asks for that itself until
+	 * the inode is S_NOSEC, which its cached attributes decide: this
+	 * covers a capability set in the upper behind its back. Free for
+	 * files known to have no xattrs. */
+	if (S_ISREG(ino->type) && !atomic_load_explicit(&ino->xattr_none, memory_order_relaxed) &&
+	    fremovexattr(fd, "security.capability") < 0 && errno != ENODATA &&
+	    errno != EOPNOTSUPP && errno != EPERM)
+		return -errno;
+	return 0;
 }
 
 int uf_copyup_mode_for(const struct uf_fs *fs, int dirfd, struct stat *st, bool *ret_drop_caps)

@@ -61,6 +61,9 @@ static const struct fuse_opt config_opts[] = {
 	CFG_OPT("volatile", volatile_upper, 1), CFG_OPT("fsync=0", volatile_upper, 2),
 	CFG_OPT("passthrough=on", passthrough, 2), CFG_OPT("passthrough=auto", passthrough, 1),
 	CFG_OPT("passthrough=off", passthrough, 0),
+	CFG_OPT("killpriv=on", killpriv, 1), CFG_OPT("killpriv=off", killpriv, 0),
+	CFG_OPT("io_uring", io_uring, 1), CFG_OPT("io_uring=on", io_uring, 1),
+	CFG_OPT("io_uring=off", io_uring, 0),
 	/* Options of the kernel overlayfs and fuse-overlayfs that we implement. */
 	CFG_OPT("noacl", noacl, 1), CFG_OPT("noxattrs=1", noxattrs, 1),
 	CFG_OPT("static_nlink", static_nlink, 1), CFG_OPT("squash_to_root", squash_to_root, 1),
@@ -483,6 +486,7 @@ static void config_init(struct uf_config *c)
 		.timeout = UF_DEFAULT_TIMEOUT,
 		.metacopy = 0, /* as the kernel's default: its upper mounts anywhere */
 		.passthrough = 1,
+		.killpriv = 1,
 		.squash_uid = -1,
 		.squash_gid = -1,
 		.lock_wait = -1.0,

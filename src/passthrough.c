@@ -25,7 +25,18 @@
  * again (LOOKUP_REVAL: a new inode) and retries the open once. The readers
  * keep reading the lower data until they close: the kernel overlayfs does
  * that only for MAP_SHARED mappings ("Non-standard behavior" in its
- * documentation); read() there sees the copy. */
+ * documentation); read() there sees the copy.
+ *
+ * One kind of lower open is backed under auto too: exec (execve() opens
+ * with __FMODE_EXEC, which FUSE passes on). A running program is read
+ * through its mappings, which the kernel overlayfs also makes on the lower
+ * file and keeps across a copy-up; and while it runs its kernel inode
+ * refuses writers (ETXTBSY), so no copy-up happens through it. Readers
+ * that open it meanwhile follow the lower backing; a writer gets ETXTBSY
+ * from us until they have closed too (the kernel overlayfs lets a writer
+ * in once the program has ended), so none of them misses a copy. Page
+ * faults of programs run from a lower (a sandbox's /usr) need no round
+ * trip, and their pages are cached once, in the lower's page cache. */
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 
@@ -51,11 +62,16 @@ struct fuse_backing_map {
 
 enum { PT_NONE, PT_BACKED, PT_CACHED };
 
+/* The kernel's __FMODE_EXEC (include/linux/fs.h): in the open flags FUSE
+ * sends for execve() and uselib(). */
+#define UF_FMODE_EXEC 0x20
+
 /* One inode's open files. */
 struct pt_rec {
 	int backing_id;	   /* > 0, or 0: the files are served by the daemon */
 	struct uf_key key; /* the backing file's real object */
 	bool writable;	   /* registered read-write */
+	bool exec_only;	   /* a lower file backed for exec opens only (auto) */
 	unsigned nopen;
 };
 
@@ -160,6 +176,9 @@ int uf_passthrough_open(struct uf_fs *fs, struct uf_inode *ino, int fd, int flag
 {
 	struct uf_passthrough *pt = fs->pt;
 	bool need_write = (flags & O_ACCMODE) != O_RDONLY;
+	/* auto: a lower file may be backed for an exec only. */
+	bool lower_auto = !pt || (!pt->all && fs->upper && !uf_inode_data_in_upper(fs, ino));
+	bool exec = (flags & UF_FMODE_EXEC) && !need_write;
 	struct stat st;
 
 	if (!pt || !atomic_load(&pt->on) || !S_ISREG(ino->type))
@@ -181,6 +200,14 @@ int uf_passthrough_open(struct uf_fs *fs, struct uf_inode *ino, int fd, int flag
 				rec->nopen++;
 				f->pt = PT_CACHED;
 				break;
+			}
+			if (rec->exec_only && need_write) {
+				/* The kernel's ETXTBSY for a running program,
+				 * kept until its readers close too. */
+				g_clear_pointer(&l, g_mutex_locker_free);
+				if (new_id > 0)
+					backing_close(fs, new_id);
+				return -ETXTBSY;
 			}
 			if (!uf_key_equal(&rec->key, &key) || (need_write && !rec->writable)) {
 				/* Backed by another file (the lower one, before
@@ -205,6 +232,7 @@ int uf_passthrough_open(struct uf_fs *fs, struct uf_inode *ino, int fd, int flag
 			rec->backing_id = MAX(new_id, 0);
 			rec->key = key;
 			rec->writable = new_writable;
+			rec->exec_only = new_id > 0 && lower_auto;
 			rec->nopen = 1;
 			g_hash_table_insert(pt->recs, ino, rec);
 			new_id = 0;
@@ -217,7 +245,7 @@ int uf_passthrough_open(struct uf_fs *fs, struct uf_inode *ino, int fd, int flag
 		g_clear_pointer(&l, g_mutex_locker_free);
 		if (atomic_load(&pt->refused))
 			new_id = -EPERM;
-		else if (!pt->all && fs->upper && !uf_inode_data_in_upper(fs, ino))
+		else if (lower_auto && !exec)
 			new_id = -EXDEV; /* auto: a lower file that may be copied up */
 		else
 			new_id = backing_open(fs, ino, &key, &new_writable);

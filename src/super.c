@@ -19,6 +19,7 @@
 #include "unionfuse/passthrough.h"
 #include "unionfuse/ops.h"
 #include "unionfuse/super.h"
+#include "unionfuse/uring.h"
 #include "unionfuse/util.h"
 
 static struct uf_inode *make_root(struct uf_fs *fs)
@@ -206,6 +207,7 @@ int uf_fs_new(const struct uf_config *c, struct uf_fs **ret, char **reterr_msg)
 	r = uf_index_init(fs, c, reterr_msg);
 	if (r < 0)
 		goto fail;
+	fs->killpriv_want = c->killpriv;
 	fs->volatile_upper = c->volatile_upper != 0;
 	r = volatile_check(fs, c->volatile_upper == 1, c->workdir, reterr_msg);
 	if (r < 0)
@@ -350,14 +352,14 @@ void uf_ll_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want &= ~(FUSE_CAP_FLOCK_LOCKS | FUSE_CAP_POSIX_LOCKS);
 	uf_debug("FUSE protocol %u.%u (kernel), libfuse %s", conn->proto_major, conn->proto_minor,
 		 fuse_pkgversion());
+	uf_killpriv_init(fs, conn);
+	uf_uring_init(fs, conn);
 	uf_passthrough_init(fs, conn);
 #ifdef UF_HAVE_LL_TMPFILE
 	uf_debug("O_TMPFILE: through the union (tmpfile.c)");
 #else
 	uf_debug("O_TMPFILE: off: libfuse %s has no .tmpfile (EOPNOTSUPP)", fuse_pkgversion());
 #endif
-	/* Not used, docs/design.md says why. */
-	uf_debug("handle_killpriv_v2: off; FUSE over io_uring: off");
 }
 
 void uf_stat_apply_opts(const struct uf_fs *fs, struct stat *st)

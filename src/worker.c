@@ -5,6 +5,10 @@
 #define UF_WORKERS 16
 
 static _Thread_local bool on_loop_thread;
+static _Thread_local bool on_pool; /* running a job: may wait */
+/* Requests also run on threads we did not start (libfuse's io_uring
+ * threads, uring.c): every thread but the pool's is then a loop. */
+static atomic_bool all_loops;
 static _Thread_local fuse_req_t current_req; /* of the job a worker runs */
 
 bool uf_worker_interrupted(void)
@@ -17,14 +21,20 @@ void uf_worker_mark_loop_thread(void)
 	on_loop_thread = true;
 }
 
+void uf_worker_threads_are_loops(void)
+{
+	atomic_store(&all_loops, true);
+}
+
 bool uf_worker_on_loop_thread(void)
 {
-	return on_loop_thread;
+	return on_loop_thread ||
+	       (!on_pool && atomic_load_explicit(&all_loops, memory_order_relaxed));
 }
 
 int uf_inode_trylock(struct uf_inode *ino)
 {
-	if (!on_loop_thread) {
+	if (!uf_worker_on_loop_thread()) {
 		g_mutex_lock(&ino->lock);
 		return 0;
 	}
@@ -44,10 +54,14 @@ static void run_job(gpointer data, gpointer user_data)
 	struct uf_job *job = data;
 	struct uf_fs *fs = job->fs, *req_fs = uf_req_fs; /* run inline: keep the caller's */
 
+	bool was_on_pool = on_pool;
+
 	(void)user_data; /* a farm's sandboxes share the pool: the job says whose */
 	current_req = job->req;
 	uf_req_fs = fs->sandbox ? fs : NULL;
+	on_pool = true;
 	job->run(job);
+	on_pool = was_on_pool;
 	uf_req_fs = req_fs;
 	current_req = NULL;
 	job_free(job);

@@ -28,8 +28,24 @@ mode_t uf_killpriv_mode(const struct uf_fs *fs, fuse_req_t req, const struct sta
 int uf_killpriv_fd(const struct uf_fs *fs, fuse_req_t req, int fd);
 
 /* Apply uf_killpriv_mode() to the upper object of non-dir @ino (found by
- * uf_inode_locate()). Returns 0 or -errno. */
-int uf_killpriv_inode(struct uf_fs *fs, fuse_req_t req, struct uf_inode *ino);
+ * uf_inode_locate()). @decided: the kernel has already decided that the
+ * bits go (under KILLPRIV_V2 a setattr of nothing is its ATTR_KILL_SUID of
+ * a write or of a chown(-1, -1), which drops S_ISUID even for root), so
+ * the caller's CAP_FSETID keeps only a S_ISGID without group execute.
+ * Returns 0 or -errno. */
+int uf_killpriv_inode(struct uf_fs *fs, fuse_req_t req, struct uf_inode *ino, bool decided);
+
+/* Ask for FUSE_HANDLE_KILLPRIV_V2 at init (libfuse >= 3.18, -o killpriv=on)
+ * and note in fs->killpriv_v2 whether we have it. */
+void uf_killpriv_init(struct uf_fs *fs, struct fuse_conn_info *conn);
+
+/* Before a write of the caller of @req reaches the open file @fd of @ino:
+ * under KILLPRIV_V2, what the kernel left to us. Drops setuid/setgid when
+ * the write carries FUSE_WRITE_KILL_SUIDGID (by uf_killpriv_mode()), and
+ * security.capability unless @ino is known to have no xattrs. Nothing
+ * without KILLPRIV_V2. Returns 0 or -errno. */
+int uf_killpriv_write(struct uf_fs *fs, fuse_req_t req, struct uf_inode *ino, int fd,
+		      const struct fuse_file_info *fi);
 
 /* What a copy-up of the lower object @st may give its copy. Fails with
  * -EOVERFLOW when its owner or group has no id in our user namespace (as

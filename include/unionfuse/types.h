@@ -181,6 +181,12 @@ struct uf_fs {
 	GThreadPool *pool; /* worker.c: for requests that may block; NULL with -s */
 	struct uf_passthrough *pt; /* passthrough.c; NULL when not in use */
 	bool writeback;
+	/* FUSE_HANDLE_KILLPRIV_V2: asked for (-o killpriv=on), then whether the
+	 * kernel agreed. Writes then carry the killing of setuid/setgid to us
+	 * (file.c), and the kernel stops asking for security.capability
+	 * before each write. */
+	bool killpriv_want, killpriv_v2;
+	bool uring_want; /* -o io_uring asked libfuse for its ring (uring.c) */
 	bool posix_acl; /* the kernel sends modes unmasked: apply the umask */
 	bool metacopy;	/* metadata-only copy-up for chmod/chown/utimes/setxattr */
 	bool handles;	/* open_by_handle_at() works on the branches (root) */

@@ -36,6 +36,10 @@ struct uf_job {
 void uf_worker_mark_loop_thread(void);
 bool uf_worker_on_loop_thread(void);
 
+/* Requests run on threads we did not start (FUSE over io_uring): from now
+ * on every thread but the pool's counts as the loop's. */
+void uf_worker_threads_are_loops(void);
+
 /* Take @ino's lock; on the loop thread only if it is free (-EWOULDBLOCK
  * otherwise). Returns 0 with the lock held, or -EWOULDBLOCK. */
 int uf_inode_trylock(struct uf_inode *ino);

@@ -156,6 +156,29 @@ r = os.open(sys.argv[1], os.O_RDONLY); a = os.pread(r, 100, 0)
 w = os.open(sys.argv[1], os.O_WRONLY); os.pwrite(w, b"NEW", 0); os.close(w)
 print(a, os.pread(r, 100, 0))' "$M/rofd"
 uf_check_eq "auto: lower rofd untouched" "old data" "$(cat "$T/l/rofd")"
+# A program run from a lower file is backed by it (exec opens: its pages
+# come from the lower's page cache); a reader meanwhile follows it; a
+# writer gets ETXTBSY, as from the kernel overlayfs, then copies it up.
+cp "$(command -v sleep)" "$T/l/prog"
+before=$(ops "$UF_TMP/auto.log" READ)
+"$M/prog" 1.5 &
+prog=$!
+sleep 0.5
+uf_check "auto: a reader of a lower program while it runs" cmp "$M/prog" "$T/l/prog"
+WRITE1='import errno, os, sys
+try:
+    fd = os.open(sys.argv[1], os.O_WRONLY); os.write(fd, b"X"); os.close(fd); print("OK")
+except OSError as e:
+    print(errno.errorcode[e.errno])'
+uf_check_out "auto: writing it while it runs: ETXTBSY" ETXTBSY "$UF_PYTHON" -c "$WRITE1" "$M/prog"
+wait "$prog" || uf_fail "the lower program failed"
+if [ "$pt" = on ]; then
+	uf_check_eq "auto: the program and its reader read nothing through the daemon (READs)" 0 \
+		"$(($(ops "$UF_TMP/auto.log" READ) - before))"
+fi
+uf_check_out "auto: writing it once it has ended" OK "$UF_PYTHON" -c "$WRITE1" "$M/prog"
+uf_check_eq "auto: ...the copy has the write" X "$(head -c1 "$T/u/prog")"
+uf_check "auto: ...the lower program is untouched" cmp "$T/l/prog" "$(command -v sleep)"
 uf_umount "$M"
 wait
 "$BIN" -f -d -o lowerdir="$T/l" "$M" >"$UF_TMP/ro.log" 2>&1 &

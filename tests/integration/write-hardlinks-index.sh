@@ -209,6 +209,23 @@ uf_check_eq "B: the kernel (index=off) shows the same st_ino" "$GV" "$(inos "$G/
 uf_check_eq "B: ... and the same d_ino" "$LINO_S" "$(dino "$G/m" s)"
 umount "$G/m"
 
+# ---- B2: a copy renamed in the union keeps its origin's st_ino across a
+# remount: its origin is no longer the same name's below, so it is found by
+# the lower's file handle (as root with trusted.* xattrs), as the kernel.
+H=$UF_TMP/h
+build "$H"
+LINO_HS=$(stat -c %i "$H/l/s")
+fmount "$H" || uf_finish
+echo z >>"$H/m/s" && mv "$H/m/s" "$H/m/renamed"
+uf_umount "$H/m" || uf_finish
+fmount "$H" || uf_finish
+uf_check_eq "B2: a renamed copy keeps the lower's st_ino (and d_ino) after a remount" \
+	"$LINO_HS $LINO_HS" "$(stat -c %i "$H/m/renamed") $(dino "$H/m" renamed)"
+uf_umount "$H/m" || uf_finish
+ovl_mount "$H/l" "$H/u" "$H/w" "$H/m" index=off
+uf_check_eq "B2: the kernel shows the same st_ino" "$LINO_HS" "$(stat -c %i "$H/m/renamed")"
+umount "$H/m"
+
 # ---- C: refusals
 uf_log "C: refusals"
 out=$("$BIN" -o index=on "$G/l:$G/u" "$G/m" 2>&1)

@@ -60,6 +60,8 @@ mkdir -p "$L0"
 	f o6777 6777; f o2666 2666; f o4755 4755; f ocap 0755; f og6775 6775 "$AU:$AG"
 	setfattr -n security.capability -v "$CAP" ocap
 	f u4755 4755; f u2755 2755; f ucap 0755
+	f n0777 0777; f d4777 4777; f d2767 2767; f dcap 0777
+	setfattr -n security.capability -v "$CAP" dcap
 	setfattr -n security.capability -v "$CAP" ucap
 	chown "$AU:$AG" sgown
 	chmod 2775 sgown
@@ -98,6 +100,15 @@ elif op == "write":
     fd = os.open(path, os.O_WRONLY | os.O_APPEND)
     os.write(fd, b"+")
     os.close(fd)
+elif op == "write3":
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+    for _ in range(3):
+        os.write(fd, b"+")
+    os.close(fd)
+elif op == "chmod":
+    os.chmod(path, int(arg, 8))
+elif op == "setcap":
+    os.setxattr(path, "security.capability", bytes.fromhex(arg[2:]))
 elif op == "chown":
     u, g = arg.split(":")
     os.chown(path, int(u), int(g))
@@ -202,12 +213,42 @@ mcheck "root chown of a file with security.capability: removed" root chown ocap 
 mcheck "alice chgrp her 06775 to bob's group" alice+bob chown og6775 "-1:$BG" "775 $AU:$BG nocap"
 mcheck "root chown of a setgid dir: kept" root chown sgd "7:$BG" "2777 7:$BG nocap"
 
+# ---------------------------------------------------------------- S_NOSEC
+# With FUSE_HANDLE_KILLPRIV_V2 (libfuse 3.18, -o killpriv=on) the kernel
+# stops checking an inode before each write once a write found nothing to
+# kill (S_NOSEC), until its attributes change; passthrough writes (the
+# file is in the upper) never reach the daemon. Each change below must
+# make the next write check again.
+uf_log "repeated writes after chmod u+s, g+s and a new capability"
+mcheck "alice writes root's 0777 three times" alice write3 n0777 - "777 0:0 nocap"
+mcheck "root sets 04777 on it" root chmod n0777 4777 "4777 0:0 nocap"
+mcheck "alice writes it again: S_ISUID goes" alice write3 n0777 - "777 0:0 nocap"
+mcheck "root sets 02777" root chmod n0777 2777 "2777 0:0 nocap"
+mcheck "alice writes it again: S_ISGID goes" alice write3 n0777 - "777 0:0 nocap"
+mcheck "root gives it a capability" root setcap n0777 "$CAP" "777 0:0 cap"
+mcheck "alice writes it again: the capability goes" alice write3 n0777 - "777 0:0 nocap"
+mcheck "root gives it one again and writes: it goes" root setcap n0777 "$CAP" "777 0:0 cap"
+mcheck "...root's write drops it too" root write3 n0777 - "777 0:0 nocap"
+
 # ---------------------------------------------------------------- copy-up
 uf_log "copy-up keeps setuid/setgid/capabilities from a suid lower"
 mcheck "touch copies root's 04755 up as it is" root touch u4755 - "4755 0:0 nocap"
 mcheck "touch copies 02755 up as it is" root touch u2755 - "2755 0:0 nocap"
 mcheck "touch copies security.capability up" root touch ucap - "755 0:0 cap"
 
+uf_umount "$FM"
+umount "$KM"
+
+# Writes served by the daemon (no passthrough): under KILLPRIV_V2 they carry
+# FUSE_WRITE_KILL_SUIDGID and the daemon drops the bits itself.
+uf_log "write() through the daemon (-o passthrough=off)"
+uf_mount "$BIN" "$FL:$FU" "$FM" -o allow_other,passthrough=off || uf_finish
+ovl_mount "$KL" "$KU" "$UF_TMP/K/w" "$KM"
+mcheck "alice writes root's 04777 through the daemon" alice write3 d4777 - "777 0:0 nocap"
+mcheck "alice writes root's 02767 through the daemon" alice write3 d2767 - "767 0:0 nocap"
+mcheck "alice writes a file with a capability through the daemon" alice write3 dcap - "777 0:0 nocap"
+mcheck "root sets 04777 again" root chmod d4777 4777 "4777 0:0 nocap"
+mcheck "alice writes it again" alice write3 d4777 - "777 0:0 nocap"
 uf_umount "$FM"
 umount "$KM"
 wr_check_lowers
