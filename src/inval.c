@@ -45,3 +45,31 @@ void uf_inode_invalidate_name(struct uf_fs *fs, struct uf_inode *ino)
 	}
 	g_thread_pool_push(fs->inval_pool, iv, NULL);
 }
+
+void uf_inval_all(struct uf_fs *fs)
+{
+#if FUSE_USE_VERSION >= 318
+	/* One message: every dentry cached before it is revalidated. */
+	if (fs->se && fuse_lowlevel_notify_increment_epoch(fs->se) == 0) {
+		uf_log(LOG_INFO, "the kernel's cache of the union dropped at once (FUSE epoch)");
+		return;
+	}
+#endif
+	g_autoptr(GPtrArray) all = g_ptr_array_new();
+	GHashTableIter it;
+	gpointer key;
+
+	/* Refs taken under the lock: an inode may be forgotten meanwhile. */
+	g_mutex_lock(&fs->inodes_lock);
+	g_hash_table_iter_init(&it, fs->inodes);
+	while (g_hash_table_iter_next(&it, &key, NULL)) {
+		struct uf_inode *ino = key;
+		ino->refs++;
+		g_ptr_array_add(all, ino);
+	}
+	g_mutex_unlock(&fs->inodes_lock);
+	for (guint i = 0; i < all->len; i++) {
+		uf_inode_invalidate_name(fs, all->pdata[i]);
+		uf_inode_unref(fs, all->pdata[i]);
+	}
+}

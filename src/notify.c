@@ -15,6 +15,7 @@
 #include <sys/inotify.h>
 
 #include "unionfuse/inode.h"
+#include "unionfuse/inval.h"
 #include "unionfuse/namei.h"
 #include "unionfuse/notify.h"
 #include "unionfuse/util.h"
@@ -200,8 +201,12 @@ static gpointer notify_thread(gpointer data)
 			continue;
 		for (char *p = buf; p < buf + n;) {
 			const struct inotify_event *ev = (const struct inotify_event *)p;
-			if (ev->mask & IN_Q_OVERFLOW)
+			if (ev->mask & IN_Q_OVERFLOW) {
+				/* What changed is unknown: shorter timeouts from now
+				 * on, and nothing cached from before kept. */
 				degrade(fs, "lost lower-branch events");
+				uf_inval_all(fs);
+			}
 			else if (ev->wd >= 0)
 				handle_event(fs, ev);
 			p += sizeof(*ev) + ev->len;
