@@ -7,14 +7,13 @@
  * holes), else a 1 MiB buffer per call (never shared between threads). */
 #include <dirent.h>
 #include <fcntl.h>
-#include <linux/fs.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 
 #include "unionfuse/copyup.h"
+#include "unionfuse/layer/copy.h"
 #include "unionfuse/index.h"
 #include "unionfuse/inode.h"
 #include "unionfuse/temp.h"
@@ -23,78 +22,6 @@
 #include "unionfuse/whiteout.h"
 #include "unionfuse/worker.h"
 #include "unionfuse/xattr.h"
-
-#define COPY_CHUNK (1 << 20)
-
-static int copy_range_loop(int src, int dst, off_t start, off_t end)
-{
-	off_t in = start, out = start;
-	bool use_cfr = true;
-	g_autofree char *buf = NULL;
-
-	while (in < end) {
-		size_t want = MIN((off_t)COPY_CHUNK * 16, end - in);
-		/* Ctrl-C or a fatal signal of the caller ends the copy. */
-		if (uf_worker_interrupted())
-			return -EINTR;
-		if (use_cfr) {
-			ssize_t n = copy_file_range(src, &in, dst, &out, want, 0);
-			if (n > 0)
-				continue;
-			if (n == 0)
-				return -EIO; /* file shrank under us */
-			if (errno != EXDEV && errno != EINVAL && errno != ENOSYS &&
-			    errno != EOPNOTSUPP)
-				return -errno;
-			use_cfr = false;
-			buf = g_malloc(COPY_CHUNK);
-		}
-		ssize_t n = pread(src, buf, MIN(want, COPY_CHUNK), in);
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EIO;
-		for (ssize_t done = 0; done < n;) {
-			ssize_t w = pwrite(dst, buf + done, n - done, out + done);
-			if (w < 0)
-				return -errno;
-			done += w;
-		}
-		in += n;
-		out += n;
-	}
-	return 0;
-}
-
-/* Copy the data of @src into @dst, keeping holes. */
-static int copy_data(int src, int dst, off_t size)
-{
-	if (size == 0)
-		return 0;
-	if (ioctl(dst, FICLONE, src) == 0)
-		return 0;
-
-	off_t pos = 0;
-	while (pos < size) {
-		off_t data = lseek(src, pos, SEEK_DATA);
-		if (data < 0) {
-			if (errno == ENXIO)
-				break; /* only a hole is left */
-			if (errno != EINVAL)
-				return -errno;
-			data = pos; /* no SEEK_DATA: copy everything */
-		}
-		off_t hole = lseek(src, data, SEEK_HOLE);
-		if (hole < 0)
-			hole = size;
-		hole = MIN(hole, size);
-		int r = copy_range_loop(src, dst, data, hole);
-		if (r < 0)
-			return r;
-		pos = hole;
-	}
-	return uf_neg_errno(ftruncate(dst, size));
-}
 
 /* Metadata in an order that keeps it: owner before mode (chown clears
  * setuid), xattrs after chown (it clears security.capability), times last. */
@@ -147,7 +74,7 @@ static int make_regular(struct uf_fs *fs, int src, int data, const struct stat *
 	if (meta_only)
 		r = uf_neg_errno(ftruncate(dst, st->st_size));
 	else if (!(flags & UF_COPYUP_NODATA))
-		r = copy_data(data, dst, st->st_size);
+		r = uf_layer_copy_data(data, dst, st->st_size, uf_worker_interrupted);
 	if (r == 0)
 		r = copy_meta_fd(fs, src, dst, st);
 	if (r == 0 && meta_only)
@@ -422,7 +349,7 @@ static int copyup_data(struct uf_fs *fs, struct uf_inode *ino, unsigned flags)
 		if (r == 0)
 			r = uf_neg_errno(fstat(dst, &ust));
 		if (r == 0)
-			r = copy_data(src, dst, st.st_size);
+			r = uf_layer_copy_data(src, dst, st.st_size, uf_worker_interrupted);
 		/* Filling in the data is no change of the file's: keep its times. */
 		if (r == 0)
 			r = uf_neg_errno(

@@ -14,13 +14,15 @@
 #define COPY_CHUNK (1 << 20)
 #define COPY_DEPTH_MAX 512
 
-static int copy_range(int src, int dst, off_t in, off_t end)
+static int copy_range(int src, int dst, off_t in, off_t end, bool (*stop)(void))
 {
 	g_autofree char *buf = NULL;
 	off_t out = in;
 
 	while (in < end) {
 		size_t want = MIN((off_t)COPY_CHUNK * 16, end - in);
+		if (stop && stop())
+			return -EINTR;
 		if (!buf) {
 			ssize_t n = copy_file_range(src, &in, dst, &out, want, 0);
 			if (n > 0)
@@ -47,7 +49,7 @@ static int copy_range(int src, int dst, off_t in, off_t end)
 	return 0;
 }
 
-int uf_layer_copy_data(int src, int dst, off_t size)
+int uf_layer_copy_data(int src, int dst, off_t size, bool (*stop)(void))
 {
 	off_t pos = 0;
 
@@ -64,7 +66,7 @@ int uf_layer_copy_data(int src, int dst, off_t size)
 		}
 		off_t hole = lseek(src, data, SEEK_HOLE);
 		hole = hole < 0 ? size : MIN(hole, size);
-		int r = copy_range(src, dst, data, hole);
+		int r = copy_range(src, dst, data, hole, stop);
 		if (r < 0)
 			return r;
 		pos = hole;
@@ -140,7 +142,7 @@ static int make_node(int sdir, const char *name, int data_fd, int ddir, const ch
 		    openat(ddir, dname, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (dst < 0)
 			return -errno;
-		int r = uf_layer_copy_data(data_fd, dst, dst_st.st_size);
+		int r = uf_layer_copy_data(data_fd, dst, dst_st.st_size, NULL);
 		if (r == 0 && src >= 0 && dst_st.st_size != st->st_size)
 			r = -EIO; /* changed under us */
 		return r;

@@ -36,7 +36,7 @@ START_TEST(test_holes)
 
 	ck_assert_int_eq(pwrite(src, "middle", 6, size / 2), 6);
 	ck_assert_int_eq(ftruncate(src, size), 0);
-	ck_assert_int_eq(uf_layer_copy_data(src, dst, size), 0);
+	ck_assert_int_eq(uf_layer_copy_data(src, dst, size, NULL), 0);
 	ck_assert_int_eq(fstat(dst, &st), 0);
 	ck_assert_int_eq(st.st_size, size);
 	/* A 64 MiB file with 6 bytes of data: no more than a few blocks. */

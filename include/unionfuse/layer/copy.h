@@ -12,8 +12,10 @@
 /* Copy @size bytes of data from @src to @dst (both O_RDWR/O_RDONLY fds of
  * regular files): FICLONE when it works, else the data segments found with
  * SEEK_DATA/SEEK_HOLE, so holes stay holes; @dst ends up @size long.
- * Returns 0 or -errno. */
-int uf_layer_copy_data(int src, int dst, off_t size);
+ * @stop (may be NULL) is asked before each chunk of up to 16 MiB: when it
+ * says so the copy ends with -EINTR (the daemon: the caller was
+ * interrupted). Returns 0 or -errno. */
+int uf_layer_copy_data(int src, int dst, off_t size, bool (*stop)(void));
 
 /* Give @name of @dirfd (not followed) the owner and mode (not to a
  * symlink) of @st, owner first (chown clears setuid); or its atime and
