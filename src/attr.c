@@ -147,6 +147,18 @@ static int reply_setattr(fuse_req_t req, fuse_ino_t id, const struct stat *attr,
 	struct uf_inode *ino = uf_inode_from_id(fs, id);
 	struct stat st;
 
+	/* A setattr of nothing is, under KILLPRIV_V2, also what a chown(-1, -1)
+	 * sends: decide its EPERM before do_setattr() copies up or touches the
+	 * upper (its chown(upper, -1, -1) would drop the bits as root). */
+	if (to_set == 0 && fs->killpriv_v2 && !S_ISDIR(ino->type)) {
+		int r = uf_inode_stat(fs, ino, &st);
+		if (r == 0 && uf_killpriv_refused(fs, req, ino, &st))
+			r = -EPERM;
+		if (r < 0) {
+			fuse_reply_err(req, -r);
+			return 0;
+		}
+	}
 	int r = do_setattr(fs, ino, attr, to_set, fi);
 	if (r == -EWOULDBLOCK)
 		return r;

@@ -35,6 +35,13 @@ int uf_killpriv_fd(const struct uf_fs *fs, fuse_req_t req, int fd);
  * Returns 0 or -errno. */
 int uf_killpriv_inode(struct uf_fs *fs, fuse_req_t req, struct uf_inode *ino, bool decided);
 
+/* Would the setattr of nothing that KILLPRIV_V2 makes of a chown(-1, -1)
+ * be refused (EPERM) for this caller on @st, the union's view of @ino (a
+ * setuid/setgid file of someone else, open by nobody)? Asked before
+ * anything is copied up or changed. */
+bool uf_killpriv_refused(struct uf_fs *fs, fuse_req_t req, struct uf_inode *ino,
+			 const struct stat *st);
+
 /* Ask for FUSE_HANDLE_KILLPRIV_V2 at init (libfuse >= 3.18, -o killpriv=on)
  * and note in fs->killpriv_v2 whether we have it. */
 void uf_killpriv_init(struct uf_fs *fs, struct fuse_conn_info *conn);
