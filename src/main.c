@@ -46,6 +46,8 @@ static void usage(const char *prog)
 	       "                           on: lower files too (old readers keep lower data)\n"
 	       "    -o index=on|off        keep lower hard links one inode on copy-up, in\n"
 	       "                           WORKDIR/index (kernel format; default off)\n"
+	       "    -o tmpfile=on|off      O_TMPFILE through the union (libfuse >= 3.15,\n"
+	       "                           default on; off: EOPNOTSUPP)\n"
 	       "    -o killpriv=on|off     FUSE_HANDLE_KILLPRIV_V2 (libfuse >= 3.18, default\n"
 	       "                           on): the daemon drops setuid/setgid on writes\n"
 	       "    -o io_uring            FUSE over io_uring (libfuse >= 3.18, kernel\n"

@@ -64,6 +64,7 @@ static const struct fuse_opt config_opts[] = {
 	CFG_OPT("killpriv=on", killpriv, 1), CFG_OPT("killpriv=off", killpriv, 0),
 	CFG_OPT("io_uring", io_uring, 1), CFG_OPT("io_uring=on", io_uring, 1),
 	CFG_OPT("io_uring=off", io_uring, 0),
+	CFG_OPT("tmpfile=on", tmpfile, 1), CFG_OPT("tmpfile=off", tmpfile, 0),
 	/* Options of the kernel overlayfs and fuse-overlayfs that we implement. */
 	CFG_OPT("noacl", noacl, 1), CFG_OPT("noxattrs=1", noxattrs, 1),
 	CFG_OPT("static_nlink", static_nlink, 1), CFG_OPT("squash_to_root", squash_to_root, 1),
@@ -487,6 +488,7 @@ static void config_init(struct uf_config *c)
 		.metacopy = 0, /* as the kernel's default: its upper mounts anywhere */
 		.passthrough = 1,
 		.killpriv = 1,
+		.tmpfile = 1,
 		.squash_uid = -1,
 		.squash_gid = -1,
 		.lock_wait = -1.0,

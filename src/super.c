@@ -208,6 +208,7 @@ int uf_fs_new(const struct uf_config *c, struct uf_fs **ret, char **reterr_msg)
 	if (r < 0)
 		goto fail;
 	fs->killpriv_want = c->killpriv;
+	fs->tmpfile_off = !c->tmpfile;
 	fs->volatile_upper = c->volatile_upper != 0;
 	r = volatile_check(fs, c->volatile_upper == 1, c->workdir, reterr_msg);
 	if (r < 0)

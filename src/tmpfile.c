@@ -106,6 +106,10 @@ static void run_tmpfile(struct uf_job *j)
 /* Always on the pool: the directory's copy-up may wait for its lock. */
 void uf_ll_tmpfile(fuse_req_t req, fuse_ino_t parent, mode_t mode, struct fuse_file_info *fi)
 {
+	if (uf_fs_from_req(req)->tmpfile_off) {
+		fuse_reply_err(req, EOPNOTSUPP);
+		return;
+	}
 	struct uf_job *j = uf_job_new(run_tmpfile, req);
 
 	j->ino = parent;

@@ -33,6 +33,7 @@ struct uf_config {
 	int passthrough; /* FUSE passthrough: 0 off, 1 auto (default), 2 on (passthrough.c) */
 	int killpriv;	 /* FUSE_HANDLE_KILLPRIV_V2 where libfuse has it (default on) */
 	int io_uring;	 /* FUSE over io_uring where libfuse and the kernel have it */
+	int tmpfile;	 /* O_TMPFILE through the union where libfuse has .tmpfile (default on) */
 	/* Options of the kernel overlayfs and fuse-overlayfs (docs/usage.md). */
 	int noacl;	  /* no POSIX ACLs: system.posix_acl_* hidden and refused */
 	int noxattrs;	  /* no xattrs at all through the union */

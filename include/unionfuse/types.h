@@ -187,6 +187,7 @@ struct uf_fs {
 	 * before each write. */
 	bool killpriv_want, killpriv_v2;
 	bool uring_want; /* -o io_uring asked libfuse for its ring (uring.c) */
+	bool tmpfile_off; /* -o tmpfile=off: O_TMPFILE is EOPNOTSUPP, as on 3.14 */
 	bool posix_acl; /* the kernel sends modes unmasked: apply the umask */
 	bool metacopy;	/* metadata-only copy-up for chmod/chown/utimes/setxattr */
 	bool handles;	/* open_by_handle_at() works on the branches (root) */

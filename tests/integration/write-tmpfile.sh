@@ -78,6 +78,13 @@ fi
 uf_check_eq "lower untouched" "$lower_sum" "$(cd "$T/l" && find . -printf '%p %m %s\n' | sort | sha256sum)"
 uf_umount "$M"
 
+uf_mount "$BIN" "$T/l:$T/u" "$M" -o tmpfile=off || uf_finish
+uf_check_out "O_TMPFILE with -o tmpfile=off" "EOPNOTSUPP" "$UF_PYTHON" -c '
+import os, sys
+try: os.open(sys.argv[1], os.O_TMPFILE | os.O_RDWR, 0o600); print("opened")
+except OSError as e: print("EOPNOTSUPP" if e.errno == __import__("errno").EOPNOTSUPP else e)' "$M/d"
+uf_umount "$M"
+
 uf_mount "$BIN" "$T/l:$T/u" "$M" -o ro || uf_finish
 uf_check_out "O_TMPFILE in a read-only union" "EROFS" "$UF_PYTHON" -c '
 import os, sys
