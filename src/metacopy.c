@@ -178,9 +178,10 @@ int uf_metacopy_find_data(struct uf_fs *fs, const struct uf_layers *L, unsigned 
 			break;
 		return found_data(cand, b, &st, key, name);
 	}
-nodata:
+nodata:;
 	/* As the kernel: never show the hole as the file's data. One call
-	 * site: the rate limit is per site. */
+	 * site: the rate limit is per site. (The ';' makes the label a
+	 * statement: C11 has no declaration right after a label.) */
 	bool moved = strcmp(key, name) != 0;
 	uf_log_limited(LOG_WARNING, "metacopy '%s' with no lower data%s%s%s: EIO", name,
 		       moved ? " at '" : "", moved ? key : "", moved ? "'" : "");
