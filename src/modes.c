@@ -163,26 +163,22 @@ int uf_killpriv_fd(const struct uf_fs *fs, fuse_req_t req, int fd)
 /* A setattr of nothing under KILLPRIV_V2 from the kernel's chown(-1, -1)
  * by someone else than the owner: the kernel's own mode change would be
  * refused (EPERM). Before a write the caller has the file open: then it
- * could drop the bits by writing, so the caller checks that nothing is. */
-static bool killpriv_refused(const struct uf_fs *fs, fuse_req_t req, const struct stat *st)
+ * could drop the bits by writing, so only an inode open by nobody counts. */
+bool uf_killpriv_refused(struct uf_fs *fs, fuse_req_t req, struct uf_inode *ino,
+			 const struct stat *st)
 {
 	uid_t uid = fuse_req_ctx(req)->uid;
 	/* chown() drops the bits of any non-directory, a fifo's too. */
 	struct stat reg = *st;
 	reg.st_mode = (st->st_mode & ~S_IFMT) | S_IFREG;
 
-	return uid != st->st_uid && uid != 0 && killpriv_mode(fs, req, &reg, true) != reg.st_mode;
-}
-
-bool uf_killpriv_refused(struct uf_fs *fs, fuse_req_t req, struct uf_inode *ino,
-			 const struct stat *st)
-{
-	if (!fs->killpriv_v2)
+	if (!fs->killpriv_v2 || uid == st->st_uid || uid == 0 ||
+	    killpriv_mode(fs, req, &reg, true) == reg.st_mode)
 		return false;
 	g_mutex_lock(&fs->inodes_lock);
 	bool open = ino->nopen > 0;
 	g_mutex_unlock(&fs->inodes_lock);
-	return !open && killpriv_refused(fs, req, st);
+	return !open;
 }
 
 int uf_killpriv_inode(struct uf_fs *fs, fuse_req_t req, struct uf_inode *ino, bool decided)
@@ -192,18 +188,15 @@ int uf_killpriv_inode(struct uf_fs *fs, fuse_req_t req, struct uf_inode *ino, bo
 
 	if (!S_ISREG(ino->type))
 		return 0;
-	g_mutex_lock(&fs->inodes_lock);
-	bool open = ino->nopen > 0;
-	g_mutex_unlock(&fs->inodes_lock);
 	int r = uf_inode_locate(fs, ino, UF_TOP, &loc);
 	if (r < 0)
 		return r;
 	r = uf_neg_errno(fstat(loc.fd, &st));
 	if (r == 0) {
+		/* The EPERM of a chown(-1, -1) was decided before anything
+		 * changed (uf_killpriv_refused(), attr.c). */
 		mode_t mode = killpriv_mode(fs, req, &st, decided);
-		if (decided && !open && killpriv_refused(fs, req, &st))
-			r = -EPERM;
-		else if (mode != st.st_mode)
+		if (mode != st.st_mode)
 			r = uf_loc_chmod(&loc, mode & 07777);
 	}
 	uf_located_done(&loc);
