@@ -62,8 +62,8 @@ done
 [ "$rc" = 0 ] || exit "$rc"
 
 # Fuzzing (scripts/fuzz.sh): each parser of untrusted input for
-# UF_FUZZ_SECONDS (20) with clang+libFuzzer in build-fuzz. Only on a whole
+# UF_FUZZ_SECONDS (10) with clang+libFuzzer in build-fuzz. Only on a whole
 # run; UF_FUZZ_SECONDS=0 skips it.
-if [ $# -eq 0 ] && [ -z "${UF_LIBFUSE:-}${UF_RUNS:-}" ] && [ "${UF_FUZZ_SECONDS:-20}" != 0 ]; then
-	"$top/scripts/fuzz.sh" "${UF_FUZZ_SECONDS:-20}"
+if [ $# -eq 0 ] && [ -z "${UF_LIBFUSE:-}${UF_RUNS:-}" ] && [ "${UF_FUZZ_SECONDS:-10}" != 0 ]; then
+	"$top/scripts/fuzz.sh" "${UF_FUZZ_SECONDS:-10}"
 fi

@@ -315,7 +315,11 @@ static int sandbox_up(struct uf_farm *farm, const char *name, struct uf_sandbox 
 	fs->farm = farm;
 	fs->ino_salt = (uint64_t)slot << UF_FARM_SLOT_SHIFT;
 	fs->pool = farm->base->pool;
+	/* What the kernel agreed to at init holds for every sandbox: under
+	 * KILLPRIV_V2 it leaves the killing of setuid/setgid and capabilities
+	 * on write to us. */
 	fs->posix_acl = farm->base->posix_acl;
+	fs->killpriv_v2 = farm->base->killpriv_v2;
 	fs->writeback = false;
 	atomic_store(&fs->last_request, g_get_monotonic_time());
 	uf_inval_start(fs, farm->base->se);

@@ -2,23 +2,88 @@
  * through is the only place that sees every request and every reply, so it
  * is where idle.c learns when the last request came, and where the first
  * ENOSPC reply (a full upper, typically the tmpfs of -o tmpupper) gets its
- * one line in the log. Data replies spliced from a file go by splice_send. */
+ * one line in the log. Data replies spliced from a file go by splice_send.
+ *
+ * With a libfuse older than 3.18 it is also where FUSE_HANDLE_KILLPRIV_V2
+ * is negotiated, which that libfuse neither offers nor passes on: without
+ * it the kernel asks for security.capability before every write (a
+ * GETXATTR round trip each, as many as the writes: half the time of apt's
+ * small writes). The protocol is the kernel's and stable: the flag is bit
+ * 28 of fuse_init_in/out.flags, and the only per-request part we need,
+ * FUSE_WRITE_KILL_SUIDGID, is in fuse_write_in.write_flags. The rest of
+ * what KILLPRIV_V2 hands over (truncate and chown) modes.c and attr.c do
+ * already from the request alone. */
 #include <fcntl.h>
 #include <linux/fuse.h>
+#include <stddef.h>
+#include <string.h>
 #include <sys/uio.h>
 
-#include "unionfuse/idle.h"
+#include "unionfuse/io.h"
 #include "unionfuse/util.h"
+
+/* FUSE_WRITE_KILL_SUIDGID of the WRITE this thread read last. */
+static _Thread_local bool write_kills_suidgid;
+
+static void note_request(struct uf_fs *fs, const void *buf, size_t n)
+{
+	const struct fuse_in_header *in = buf;
+
+	if (n < sizeof(*in))
+		return;
+	if (in->opcode == FUSE_WRITE && n >= sizeof(*in) + sizeof(struct fuse_write_in)) {
+		const struct fuse_write_in *w = (const void *)(in + 1);
+		write_kills_suidgid = (w->write_flags & FUSE_WRITE_KILL_SUIDGID) != 0;
+	} else if (in->opcode == FUSE_INIT && n >= sizeof(*in) + 4 * sizeof(uint32_t)) {
+		/* major, minor, max_readahead, flags: in every version */
+		const uint32_t *init = (const void *)(in + 1);
+		fs->init_unique = in->unique;
+		fs->init_offered = init[0] == FUSE_KERNEL_VERSION ? init[3] : 0;
+	}
+}
 
 static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
 {
 	struct uf_fs *fs = userdata;
 	ssize_t n = read(fd, buf, len);
 
-	if (n > 0)
+	if (n > 0) {
 		atomic_store_explicit(&fs->last_request, g_get_monotonic_time(),
 				      memory_order_relaxed);
+		note_request(fs, buf, (size_t)n);
+	}
 	return n;
+}
+
+bool uf_io_killpriv_v2_offered(const struct uf_fs *fs)
+{
+	return (fs->init_offered & FUSE_HANDLE_KILLPRIV_V2) != 0;
+}
+
+void uf_io_accept_killpriv_v2(struct uf_fs *fs)
+{
+	fs->init_add |= FUSE_HANDLE_KILLPRIV_V2;
+}
+
+bool uf_io_write_kills_suidgid(void)
+{
+	return write_kills_suidgid;
+}
+
+/* The INIT reply, with the flags libfuse could not set added. */
+static ssize_t write_init_reply(struct uf_fs *fs, int fd, struct iovec *iov, int count)
+{
+	struct fuse_init_out out = { 0 };
+	struct iovec copy[2];
+
+	if (count != 2 || iov[1].iov_len > sizeof(out) ||
+	    iov[1].iov_len < offsetof(struct fuse_init_out, flags) + sizeof(out.flags))
+		return writev(fd, iov, count);
+	memcpy(&out, iov[1].iov_base, iov[1].iov_len);
+	out.flags |= fs->init_add;
+	copy[0] = iov[0];
+	copy[1] = (struct iovec){ .iov_base = &out, .iov_len = iov[1].iov_len };
+	return writev(fd, copy, 2);
 }
 
 static void note_enospc(struct uf_fs *fs)
@@ -38,8 +103,17 @@ static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
 	const struct fuse_out_header *h = count > 0 ? iov[0].iov_base : NULL;
 
 	/* A reply (unique != 0; notifications have 0) with -ENOSPC. */
-	if (h && iov[0].iov_len >= sizeof(*h) && h->unique != 0 && h->error == -ENOSPC)
-		note_enospc(userdata);
+	struct uf_fs *fs = userdata;
+
+	if (!h || iov[0].iov_len < sizeof(*h) || h->unique == 0)
+		return writev(fd, iov, count);
+	if (h->error == -ENOSPC)
+		note_enospc(fs);
+	if (h->unique == fs->init_unique && fs->init_add && h->error == 0) {
+		ssize_t n = write_init_reply(fs, fd, iov, count);
+		fs->init_add = 0;
+		return n;
+	}
 	return writev(fd, iov, count);
 }
 

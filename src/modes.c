@@ -11,6 +11,7 @@
 #include <sys/xattr.h>
 
 #include "unionfuse/inode.h"
+#include "unionfuse/io.h"
 #include "unionfuse/modes.h"
 #include "unionfuse/util.h"
 
@@ -205,25 +206,27 @@ int uf_killpriv_inode(struct uf_fs *fs, fuse_req_t req, struct uf_inode *ino, bo
 
 void uf_killpriv_init(struct uf_fs *fs, struct fuse_conn_info *conn)
 {
-#ifdef FUSE_CAP_HANDLE_KILLPRIV_V2
 	/* The kernel then marks the superblock SB_NOSEC: once a write found
 	 * nothing to kill, the inode is S_NOSEC and the next writes skip the
 	 * GETXATTR of security.capability (one round trip each) until its
 	 * attributes change. What it no longer does itself, setuid/setgid on
 	 * write, truncate and chown, comes to us as flags (docs/security.md). */
-	if (fs->killpriv_want && (conn->capable & FUSE_CAP_HANDLE_KILLPRIV_V2)) {
+#ifdef FUSE_CAP_HANDLE_KILLPRIV_V2
+	bool offered = conn->capable & FUSE_CAP_HANDLE_KILLPRIV_V2;
+	if (fs->killpriv_want && offered)
 		conn->want |= FUSE_CAP_HANDLE_KILLPRIV_V2;
-		fs->killpriv_v2 = true;
-	}
+#else
+	/* libfuse < 3.18 knows no such flag: io.c reads and answers it. */
+	(void)conn;
+	bool offered = uf_io_killpriv_v2_offered(fs);
+	if (fs->killpriv_want && offered)
+		uf_io_accept_killpriv_v2(fs);
+#endif
+	fs->killpriv_v2 = fs->killpriv_want && offered;
 	const char *state = fs->killpriv_v2	? "on"
 			    : fs->killpriv_want ? "off: the kernel does not offer it"
 						: "off: -o killpriv=off";
 	uf_debug("handle_killpriv_v2: %s", state);
-#else
-	(void)fs, (void)conn;
-	uf_debug("handle_killpriv_v2: off: libfuse %s has no kill_suidgid (needs >= 3.18)",
-		 fuse_pkgversion());
-#endif
 }
 
 int uf_killpriv_write(struct uf_fs *fs, fuse_req_t req, struct uf_inode *ino, int fd,
@@ -232,16 +235,18 @@ int uf_killpriv_write(struct uf_fs *fs, fuse_req_t req, struct uf_inode *ino, in
 	if (!fs->killpriv_v2)
 		return 0;
 #ifdef FUSE_CAP_HANDLE_KILLPRIV_V2
+	bool kill = fi->kill_suidgid;
+#else
+	(void)fi;
+	bool kill = uf_io_write_kills_suidgid();
+#endif
 	/* Set for a writer without CAP_FSETID whenever the kernel's cached
 	 * mode says there is something to kill; the real mode decides. */
-	if (fi->kill_suidgid) {
+	if (kill) {
 		int r = uf_killpriv_fd(fs, req, fd);
 		if (r < 0)
 			return r;
 	}
-#else
-	(void)req, (void)fi;
-#endif
 	/* A write drops file capabilities whoever writes (the kernel's
 	 * cap_inode_killpriv()). The kernel still asks for that itself until
 	 * the inode is S_NOSEC, which its cached attributes decide: this

@@ -247,7 +247,10 @@ int uf_fs_new(const struct uf_config *c, struct uf_fs **ret, char **reterr_msg)
 	fs->timeout = c->timeout_set ? c->timeout
 		      : watching     ? UF_WATCHED_TIMEOUT
 				     : UF_DEFAULT_TIMEOUT;
-	fs->writeback = c->writeback && fs->upper;
+	fs->writeback = c->writeback > 0 && fs->upper;
+	/* Deferred write errors (at close() or fsync(), not write()) are
+	 * acceptable on a scratch upper that goes with the mount. */
+	fs->writeback_auto = c->writeback < 0 && fs->upper && c->tmpupper;
 	/* The upper's dev maps to index 0, so st_ino is the real one there. */
 	fs->devs[0] = fs->branches[0].dev;
 	atomic_store(&fs->n_devs, 1);
@@ -341,10 +344,16 @@ void uf_ll_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_POSIX_ACL;
 		fs->posix_acl = true;
 	}
+	/* Passthrough first: a given -o writeback excludes it, and the default
+	 * writeback cache is for unions without it. */
+	uf_passthrough_init(fs, conn);
+	if (fs->writeback_auto)
+		fs->writeback = !uf_passthrough_active(fs);
 	if (fs->writeback && (conn->capable & FUSE_CAP_WRITEBACK_CACHE))
 		conn->want |= FUSE_CAP_WRITEBACK_CACHE;
 	else
 		fs->writeback = false;
+	uf_debug("writeback cache: %s", fs->writeback ? "on" : "off");
 	/* Let the kernel clear setuid/setgid itself: it then sends the new mode
 	 * with the chown or write, instead of dropping its cached attributes
 	 * after every chown (one more round trip per file in tar -x). */
@@ -355,7 +364,6 @@ void uf_ll_init(void *userdata, struct fuse_conn_info *conn)
 		 fuse_pkgversion());
 	uf_killpriv_init(fs, conn);
 	uf_uring_init(fs, conn);
-	uf_passthrough_init(fs, conn);
 #ifdef UF_HAVE_LL_TMPFILE
 	uf_debug("O_TMPFILE: through the union (tmpfile.c)");
 #else

@@ -180,12 +180,19 @@ struct uf_fs {
 
 	GThreadPool *pool; /* worker.c: for requests that may block; NULL with -s */
 	struct uf_passthrough *pt; /* passthrough.c; NULL when not in use */
-	bool writeback;
+	/* The kernel's writeback cache: -o writeback, or by default (auto) a
+	 * -o tmpupper union that gets no passthrough (libfuse < 3.18, not
+	 * root): without either, every write() is a round trip. */
+	bool writeback, writeback_auto;
 	/* FUSE_HANDLE_KILLPRIV_V2: asked for (-o killpriv=on), then whether the
 	 * kernel agreed. Writes then carry the killing of setuid/setgid to us
 	 * (file.c), and the kernel stops asking for security.capability
 	 * before each write. */
 	bool killpriv_want, killpriv_v2;
+	/* The same negotiated by io.c where libfuse (< 3.18) cannot: what the
+	 * kernel's INIT request offered, and the flag to add to the reply. */
+	uint64_t init_unique;
+	uint32_t init_offered, init_add;
 	bool uring_want; /* -o io_uring asked libfuse for its ring (uring.c) */
 	bool tmpfile_off; /* -o tmpfile=off: O_TMPFILE is EOPNOTSUPP, as on 3.14 */
 	bool posix_acl; /* the kernel sends modes unmasked: apply the umask */

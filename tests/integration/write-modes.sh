@@ -214,7 +214,7 @@ mcheck "alice chgrp her 06775 to bob's group" alice+bob chown og6775 "-1:$BG" "7
 mcheck "root chown of a setgid dir: kept" root chown sgd "7:$BG" "2777 7:$BG nocap"
 
 # ---------------------------------------------------------------- S_NOSEC
-# With FUSE_HANDLE_KILLPRIV_V2 (libfuse 3.18, -o killpriv=on) the kernel
+# With FUSE_HANDLE_KILLPRIV_V2 (-o killpriv=on, the default) the kernel
 # stops checking an inode before each write once a write found nothing to
 # kill (S_NOSEC), until its attributes change; passthrough writes (the
 # file is in the upper) never reach the daemon. Each change below must

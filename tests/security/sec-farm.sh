@@ -8,6 +8,8 @@
 #  - bob's sandbox: list, read, create, stat inside: EACCES (its root shows
 #    bob's 0700 upper); bob's shared sandbox: the 0600 file stays closed,
 #    the readable base files read;
+#  - root's 04777 file and a 0777 file with a capability: her writes drop
+#    S_ISUID and the capability (the kernel leaves that to the daemon);
 #  - her own sandbox: files keep owners and modes (hers in the upper, root's
 #    0600 base file stays unreadable after she cannot copy it up);
 #  - names: "..", ".", "a/b", "%n", ".wh.x", a newline, 300 bytes, bob's
@@ -44,6 +46,11 @@ printf '%s\n' "$SEC_BOB_MARK" >"$U/bob/diary"
 printf '%s\n' "$SEC_BOB_MARK" >"$U/shared/private"
 chown "$SEC_BOB" "$U/bob/diary" "$U/shared/private"
 chmod 0600 "$U/bob/diary" "$U/shared/private"
+# root's setuid and capability-bearing files anyone may write: a write by
+# alice drops the privilege, as the kernel's (in the upper, and copied up)
+install -m 4777 /dev/null "$U/pub/suidw"
+install -m 0777 /dev/null "$B/capw"
+setfattr -n security.capability -v 0sAQAAAgAgAAAAAAAAAAAAAAAAAAA= "$B/capw"
 wr_save_lowers "$B"
 sec_mount "$B:$U/%n" || uf_finish
 M=$SEC_MNT
@@ -54,6 +61,12 @@ uf_check_out "bob's shows his" "700 $SEC_BOB" stat -c '%a %u:%g' "$M/bob"
 sec_run "alice writes in her sandbox" alice 10 sh -c "echo mine >$M/alice/mine && chmod 640 $M/alice/mine && stat -c '%a %u:%g' $M/alice/mine"
 uf_check_eq "her file is hers, 0640, in the union" "640 $SEC_ALICE" "$SEC_OUT"
 uf_check_out "and in her upper" "640 $SEC_ALICE" stat -c '%a %u:%g' "$U/alice/mine"
+sec_run "alice writes root's 04777 file in the pub sandbox" alice 10 sh -c "echo x >>$M/pub/suidw"
+uf_check_out "its S_ISUID is gone, as on the kernel" "777 0:0" stat -c '%a %u:%g' "$U/pub/suidw"
+sec_run "alice writes root's 0777 base file with a capability" alice 10 sh -c "echo x >>$M/pub/capw"
+uf_check_eq "...she may" "0" "$SEC_RC"
+uf_check_eq "its copy has no capability" "none" \
+	"$(getfattr --absolute-names -n security.capability "$U/pub/capw" >/dev/null 2>&1 && echo kept || echo none)"
 sec_run "alice reads root's 0600 base file" alice 10 cat "$M/alice/etc/shadowish"
 uf_check_eq "root's 0600 base file: EACCES in her own sandbox" "1" "$SEC_RC"
 sec_run "alice chmods root's base file" alice 10 chmod 644 "$M/alice/etc/shadowish"

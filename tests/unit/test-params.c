@@ -395,7 +395,7 @@ START_TEST(test_params_parse)
 		check_flag(care, t->flags, F_DEBUG, c.debug, "debug", what);
 		check_flag(care, t->flags, F_SINGLE, c.single_thread, "single_thread", what);
 		check_flag(care, t->flags, F_USERXATTR, c.userxattr, "userxattr", what);
-		check_flag(care, t->flags, F_WRITEBACK, c.writeback, "writeback", what);
+		check_flag(care, t->flags, F_WRITEBACK, c.writeback > 0, "writeback", what);
 		if (!info) {
 			check_flag(care, t->flags, F_UPPER, c.has_upper, "has_upper", what);
 			check_flag(care, t->flags, F_RO, c.read_only, "read_only", what);
@@ -524,14 +524,25 @@ START_TEST(test_params_compat)
 }
 END_TEST
 
-/* -o index=on|off: the last one given wins; off by default, as the
- * kernel's (its upper then mounts anywhere). */
-START_TEST(test_params_index)
+/* Options whose default is neither given value, and where the last one
+ * given wins: -o index=on|off, off by default as the kernel's (its upper
+ * then mounts anywhere); -o [no]writeback, auto (-1) by default: super.c
+ * decides once it knows whether passthrough is to be had. */
+START_TEST(test_params_defaults)
 {
 	static const struct {
 		const char *opts;
-		int index;
-	} t[] = { { "rw", 0 }, { "index=on", 1 }, { "index=on,index=off", 0 }, { "index=off,index=on", 1 } };
+		int index, writeback;
+	} t[] = {
+		{ "rw", 0, -1 },
+		{ "index=on", 1, -1 },
+		{ "index=on,index=off", 0, -1 },
+		{ "index=off,index=on", 1, -1 },
+		{ "writeback", 0, 1 },
+		{ "nowriteback", 0, 0 },
+		{ "writeback=0,writeback", 0, 1 },
+		{ "writeback,nowriteback", 0, 0 },
+	};
 
 	for (size_t i = 0; i < G_N_ELEMENTS(t); i++) {
 		char *argv[] = { g_strdup("unionfuse"), g_strdup("-o"), g_strdup(t[i].opts),
@@ -541,6 +552,8 @@ START_TEST(test_params_index)
 
 		ck_assert_int_eq(uf_params_parse(5, argv, &c, &msg), 0);
 		ck_assert_msg(c.index == t[i].index, "-o %s: index %d", t[i].opts, c.index);
+		ck_assert_msg(c.writeback == t[i].writeback, "-o %s: writeback %d", t[i].opts,
+			      c.writeback);
 		g_free(msg);
 		uf_config_done(&c);
 		for (int k = 0; argv[k]; k++)
@@ -559,7 +572,7 @@ static Suite *params_suite(void)
 	tcase_add_test(tc, test_params_branches);
 	tcase_add_loop_test(tc, test_params_parse, 0, G_N_ELEMENTS(parse_cases));
 	tcase_add_test(tc, test_params_compat);
-	tcase_add_test(tc, test_params_index);
+	tcase_add_test(tc, test_params_defaults);
 	suite_add_tcase(s, tc);
 	return s;
 }
