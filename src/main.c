@@ -52,6 +52,8 @@ static void usage(const char *prog)
 	       "                           default on; off: EOPNOTSUPP)\n"
 	       "    -o killpriv=on|off     FUSE_HANDLE_KILLPRIV_V2 (libfuse >= 3.18, default\n"
 	       "                           on): the daemon drops setuid/setgid on writes\n"
+	       "    -o spin=MICROSECONDS   wait awake that long for the next request while\n"
+	       "                           requests come quickly (default %d, 0: never)\n"
 	       "    -o io_uring            FUSE over io_uring (libfuse >= 3.18, kernel\n"
 	       "                           parameter fuse.enable_uring=1; default off)\n"
 	       "    -o userxattr           use user.overlay.* xattrs (default for non-root)\n"
@@ -83,7 +85,7 @@ static void usage(const char *prog)
 	       "    -V, --version          print the version\n"
 	       "\n"
 	       "FUSE options:\n",
-	       prog, prog, prog, prog, UF_DEFAULT_TIMEOUT);
+	       prog, prog, prog, prog, UF_DEFAULT_TIMEOUT, UF_SPIN_DEFAULT_US);
 	fuse_lowlevel_help();
 	printf("\nTools (unionfuse TOOL --help):\n");
 	uf_tools_list();

@@ -21,6 +21,7 @@ struct parse_state {
 	char *idle_timeout;
 	char *lock_wait;
 	char *farm_idle;
+	char *spin;
 	bool default_permissions; /* given: a /dev/fd/N mount has it */
 	char *error;
 };
@@ -48,6 +49,7 @@ static const struct fuse_opt state_opts[] = {
 	OPT("idle_timeout=%s", idle_timeout),
 	OPT("lock_wait=%s", lock_wait),
 	OPT("farm_idle=%s", farm_idle),
+	OPT("spin=%s", spin),
 	FUSE_OPT_END,
 };
 
@@ -431,6 +433,22 @@ static bool valid_size(const char *v)
 	return n > 0 && (v[n] == '\0' || (strchr("kKmMgG%", v[n]) && v[n + 1] == '\0'));
 }
 
+/* -o spin=MICROSECONDS (io.c). */
+static int finish_spin(struct parse_state *s, char **reterr_msg)
+{
+	if (!s->spin)
+		return 0;
+	char *end = NULL;
+	guint64 us = g_ascii_strtoull(s->spin, &end, 10);
+	if (end == s->spin || *end != '\0' || us > UF_SPIN_MAX_US) {
+		*reterr_msg = g_strdup_printf("bad spin '%s': want microseconds, 0 to %d", s->spin,
+					      UF_SPIN_MAX_US);
+		return -EINVAL;
+	}
+	s->cfg->spin_us = (int)us;
+	return 0;
+}
+
 /* -o tmpupper=DIR/tmpupper_size=, idle_timeout=, lock_wait=. */
 static int finish_deploy(struct parse_state *s, char **reterr_msg)
 {
@@ -494,6 +512,7 @@ static void config_init(struct uf_config *c)
 		.squash_gid = -1,
 		.lock_wait = -1.0,
 		.farm_idle = 300.0,
+		.spin_us = UF_SPIN_DEFAULT_US,
 		.fuse_args = FUSE_ARGS_INIT(0, NULL),
 	};
 }
@@ -615,6 +634,8 @@ int uf_params_parse(int argc, char **argv, struct uf_config *c, char **reterr_ms
 	if (r < 0)
 		goto out;
 	r = finish_deploy(&s, reterr_msg);
+	if (r == 0)
+		r = finish_spin(&s, reterr_msg);
 	if (r < 0)
 		goto out;
 	if (c->no_allow_other && c->allow_given) {
@@ -653,6 +674,7 @@ out:
 	free(s.tmpupper_size);
 	free(s.idle_timeout);
 	free(s.lock_wait);
+	free(s.spin);
 	free(s.farm_idle);
 	free(s.timeout);
 	free(s.squash_uid);

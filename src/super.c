@@ -247,6 +247,8 @@ int uf_fs_new(const struct uf_config *c, struct uf_fs **ret, char **reterr_msg)
 	fs->timeout = c->timeout_set ? c->timeout
 		      : watching     ? UF_WATCHED_TIMEOUT
 				     : UF_DEFAULT_TIMEOUT;
+	/* Requests on a ring come to threads that live on their CPU. */
+	fs->spin_us = c->io_uring ? 0 : c->spin_us;
 	fs->writeback = c->writeback > 0 && fs->upper;
 	/* Deferred write errors (at close() or fsync(), not write()) are
 	 * acceptable on a scratch upper that goes with the mount. */

@@ -12,6 +12,11 @@
 #define UF_WATCHED_TIMEOUT 86400.0
 #define UF_DEFAULT_TIMEOUT 1.0
 
+/* -o spin=: how long the loop thread waits awake for the next request
+ * (io.c), microseconds. */
+#define UF_SPIN_DEFAULT_US 50
+#define UF_SPIN_MAX_US 10000
+
 struct uf_config {
 	GPtrArray *branches; /* char *, top-first: the upper (if any), then lowers */
 	unsigned n_data;     /* the last n_data of ->branches are data-only lowers */
@@ -60,6 +65,7 @@ struct uf_config {
 	/* -o farm (farm.c): an upper path with %n serves one sandbox per name. */
 	int farm_create;  /* -o farm_create: make a missing sandbox upper */
 	double farm_idle; /* -o farm_idle=SECONDS: drop an idle sandbox (default 300) */
+	int spin_us;	  /* -o spin=MICROSECONDS: wait for the next request awake (io.c) */
 	int farm;	  /* farm.c's own: 1 the farm's base union, 2 a sandbox */
 	struct uf_fs *farm_base; /* with farm 2: the union whose lowers it shares */
 

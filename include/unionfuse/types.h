@@ -241,6 +241,8 @@ struct uf_fs {
 	atomic_uint open_handles;     /* file and dir handles the kernel holds */
 	atomic_uint jobs;	      /* requests queued to or running on the pool */
 	atomic_bool enospc_logged;    /* "the upper is full" was said */
+	int spin_us;		      /* -o spin=; 0: block in read() */
+	int spin_score;		      /* io.c, loop thread only: > 0 spin */
 	bool tmpupper;		      /* the upper is -o tmpupper's */
 	struct uf_idle *idle;	      /* -o idle_timeout, or NULL */
 

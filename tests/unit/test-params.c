@@ -527,21 +527,24 @@ END_TEST
 /* Options whose default is neither given value, and where the last one
  * given wins: -o index=on|off, off by default as the kernel's (its upper
  * then mounts anywhere); -o [no]writeback, auto (-1) by default: super.c
- * decides once it knows whether passthrough is to be had. */
+ * decides once it knows whether passthrough is to be had; -o spin=, 50 us
+ * by default (io.c). Bad spin values are refused. */
 START_TEST(test_params_defaults)
 {
 	static const struct {
 		const char *opts;
-		int index, writeback;
+		int index, writeback, spin;
 	} t[] = {
-		{ "rw", 0, -1 },
-		{ "index=on", 1, -1 },
-		{ "index=on,index=off", 0, -1 },
-		{ "index=off,index=on", 1, -1 },
-		{ "writeback", 0, 1 },
-		{ "nowriteback", 0, 0 },
-		{ "writeback=0,writeback", 0, 1 },
-		{ "writeback,nowriteback", 0, 0 },
+		{ "rw", 0, -1, UF_SPIN_DEFAULT_US },
+		{ "index=on", 1, -1, 50 },
+		{ "index=on,index=off", 0, -1, 50 },
+		{ "index=off,index=on", 1, -1, 50 },
+		{ "writeback", 0, 1, 50 },
+		{ "nowriteback", 0, 0, 50 },
+		{ "writeback=0,writeback", 0, 1, 50 },
+		{ "writeback,nowriteback", 0, 0, 50 },
+		{ "spin=0", 0, -1, 0 },
+		{ "spin=200,spin=10000", 0, -1, 10000 },
 	};
 
 	for (size_t i = 0; i < G_N_ELEMENTS(t); i++) {
@@ -554,6 +557,21 @@ START_TEST(test_params_defaults)
 		ck_assert_msg(c.index == t[i].index, "-o %s: index %d", t[i].opts, c.index);
 		ck_assert_msg(c.writeback == t[i].writeback, "-o %s: writeback %d", t[i].opts,
 			      c.writeback);
+		ck_assert_msg(c.spin_us == t[i].spin, "-o %s: spin %d", t[i].opts, c.spin_us);
+		g_free(msg);
+		uf_config_done(&c);
+		for (int k = 0; argv[k]; k++)
+			g_free(argv[k]);
+	}
+	static const char *const bad[] = { "spin=", "spin=-1", "spin=10001", "spin=5us" };
+	for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+		char *argv[] = { g_strdup("unionfuse"), g_strdup("-o"), g_strdup(bad[i]),
+				 g_strdup("base:upper"), g_strdup("/mnt"), NULL };
+		struct uf_config c;
+		char *msg = NULL;
+
+		ck_assert_int_eq(uf_params_parse(5, argv, &c, &msg), -EINVAL);
+		ck_assert_msg(msg && strstr(msg, "bad spin"), "-o %s: '%s'", bad[i], msg);
 		g_free(msg);
 		uf_config_done(&c);
 		for (int k = 0; argv[k]; k++)
