@@ -122,8 +122,13 @@ static ssize_t write_init_reply(struct uf_fs *fs, int fd, struct iovec *iov, int
 	struct iovec copy[2];
 
 	if (count != 2 || iov[1].iov_len > sizeof(out) ||
-	    iov[1].iov_len < offsetof(struct fuse_init_out, flags) + sizeof(out.flags))
+	    iov[1].iov_len < offsetof(struct fuse_init_out, flags) + sizeof(out.flags)) {
+		/* Not the reply we know: the kernel will not have the flags. */
+		uf_log(LOG_WARNING, "unexpected FUSE INIT reply (%zu bytes): handle_killpriv_v2 off",
+		       count > 1 ? iov[1].iov_len : 0);
+		fs->killpriv_v2 = false;
 		return writev(fd, iov, count);
+	}
 	memcpy(&out, iov[1].iov_base, iov[1].iov_len);
 	out.flags |= fs->init_add;
 	copy[0] = iov[0];
