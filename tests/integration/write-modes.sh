@@ -62,6 +62,8 @@ mkdir -p "$L0"
 	f u4755 4755; f u2755 2755; f ucap 0755
 	f n0777 0777; f d4777 4777; f d2767 2767; f dcap 0777
 	setfattr -n security.capability -v "$CAP" dcap
+	f b4777 4777; f b2767 2767; f bcap 0777
+	setfattr -n security.capability -v "$CAP" bcap
 	setfattr -n security.capability -v "$CAP" ucap
 	chown "$AU:$AG" sgown
 	chmod 2775 sgown
@@ -249,6 +251,22 @@ mcheck "alice writes root's 02767 through the daemon" alice write3 d2767 - "767 
 mcheck "alice writes a file with a capability through the daemon" alice write3 dcap - "777 0:0 nocap"
 mcheck "root sets 04777 again" root chmod d4777 4777 "4777 0:0 nocap"
 mcheck "alice writes it again" alice write3 d4777 - "777 0:0 nocap"
+uf_umount "$FM"
+umount "$KM"
+
+# The writeback cache (the default of -o tmpupper without passthrough):
+# writes go to the page cache; only the ones that have something to kill
+# are sent through to the daemon at once (FUSE_WRITE_KILL_SUIDGID).
+uf_log "write() with the writeback cache (-o writeback)"
+uf_mount "$BIN" "$FL:$FU" "$FM" -o allow_other,writeback || uf_finish
+ovl_mount "$KL" "$KU" "$UF_TMP/K/w" "$KM"
+mcheck "alice writes root's 04777 through the writeback cache" alice write3 b4777 - "777 0:0 nocap"
+mcheck "alice writes root's 02767 through the writeback cache" alice write3 b2767 - "767 0:0 nocap"
+mcheck "alice writes a file with a capability through the writeback cache" alice write3 bcap - "777 0:0 nocap"
+mcheck "root sets 04777 again" root chmod b4777 4777 "4777 0:0 nocap"
+mcheck "alice writes it again" alice write3 b4777 - "777 0:0 nocap"
+mcheck "root gives it a capability" root setcap b4777 "$CAP" "777 0:0 cap"
+mcheck "alice writes it again: the capability goes" alice write3 b4777 - "777 0:0 nocap"
 uf_umount "$FM"
 umount "$KM"
 wr_check_lowers
