@@ -81,9 +81,11 @@ static ssize_t read_request(struct uf_fs *fs, int fd, void *buf, size_t len)
 			return -1; /* EINTR: libfuse checks whether to exit */
 		n = read(fd, buf, len);
 	}
+	int err = errno; /* libfuse reads it after a failed read */
 	bool soon = g_get_monotonic_time() - start <= fs->spin_us;
 	fs->spin_score = soon ? MIN(fs->spin_score + 1, SPIN_SCORE_MAX)
 			      : MAX(fs->spin_score - 1, -SPIN_SCORE_MAX);
+	errno = err;
 	return n;
 }
 
