@@ -170,6 +170,16 @@ int main(int argc, char **argv)
 		ret = 0;
 		goto out;
 	}
+	/* The detached daemon works in /, and libfuse unmounts by the path it
+	 * was given: a relative one would miss on SIGTERM, leaving a dead
+	 * mount. (A /dev/fd/N mount point is mount.fuse3's, already done.) */
+	if (!g_path_is_absolute(cfg.mountpoint)) {
+		char *real = realpath(cfg.mountpoint, NULL);
+		char *abs = real ? g_strdup(real) : g_canonicalize_filename(cfg.mountpoint, NULL);
+		free(real);
+		g_free(cfg.mountpoint);
+		cfg.mountpoint = abs;
+	}
 	umask(0); /* the kernel applied the caller's umask already */
 	raise_fd_limit();
 	uf_debug_enabled = cfg.debug;

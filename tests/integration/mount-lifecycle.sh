@@ -6,7 +6,7 @@
 # fusermount3 -u ends a -f daemon with status 0; -s and -d mount too.
 # Usage: mount-lifecycle.sh UNIONFUSE-BINARY
 set -u
-BIN=${1:?usage: $0 UNIONFUSE-BINARY}
+BIN=$(realpath "${1:?usage: $0 UNIONFUSE-BINARY}")
 . "$(dirname "$0")/../lib/common.sh"
 
 uf_require_fuse "$BIN"
@@ -66,6 +66,21 @@ if uf_wait_mounted "$M" 5; then
 		fi
 		clean_unmount_checks "daemonized SIGTERM"
 	fi
+fi
+
+# --- relative paths: the detached daemon works in /, yet SIGTERM must
+# unmount the mount point it was given (it used to leave a dead mount)
+if (cd "$UF_TMP" && timeout 30 "$BIN" t/b1:t/b2:t/u mnt) 2>"$UF_TMP/d.err" && uf_wait_mounted "$M" 5; then
+	uf_check_out "relative branches and mount point: the union" "$EXPECT_LS" ls "$M"
+	pid=$(pgrep -n -f -x -- "$BIN t/b1:t/b2:t/u mnt")
+	uf_check "relative: the daemon's pid" [ -n "$pid" ]
+	[ -n "$pid" ] && kill -TERM "$pid"
+	if [ -n "$pid" ] && wait_gone "$pid" 10; then uf_pass "relative: SIGTERM ends the daemon"; else
+		uf_fail "relative: SIGTERM ends the daemon" "expected: pid ${pid:-?} gone within 10 s" "actual:   still running"
+	fi
+	clean_unmount_checks "relative SIGTERM"
+else
+	uf_fail "relative branches and mount point: mounted" "stderr: $(head -c 2000 "$UF_TMP/d.err")"
 fi
 
 # --- -f: SIGTERM, then fusermount3 -u, both end with status 0
