@@ -505,7 +505,6 @@ static void config_init(struct uf_config *c)
 		.timeout = UF_DEFAULT_TIMEOUT,
 		.metacopy = 0, /* as the kernel's default: its upper mounts anywhere */
 		.passthrough = 1,
-		.writeback = -1, /* auto: where passthrough is not to be had */
 		.killpriv = 1,
 		.tmpfile = 1,
 		.squash_uid = -1,

@@ -249,10 +249,7 @@ int uf_fs_new(const struct uf_config *c, struct uf_fs **ret, char **reterr_msg)
 				     : UF_DEFAULT_TIMEOUT;
 	/* Requests on a ring come to threads that live on their CPU. */
 	fs->spin_us = c->io_uring ? 0 : c->spin_us;
-	fs->writeback = c->writeback > 0 && fs->upper;
-	/* Deferred write errors (at close() or fsync(), not write()) are
-	 * acceptable on a scratch upper that goes with the mount. */
-	fs->writeback_auto = c->writeback < 0 && fs->upper && c->tmpupper;
+	fs->writeback = c->writeback && fs->upper;
 	/* The upper's dev maps to index 0, so st_ino is the real one there. */
 	fs->devs[0] = fs->branches[0].dev;
 	atomic_store(&fs->n_devs, 1);
@@ -346,11 +343,7 @@ void uf_ll_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_POSIX_ACL;
 		fs->posix_acl = true;
 	}
-	/* Passthrough first: a given -o writeback excludes it, and the default
-	 * writeback cache is for unions without it. */
-	uf_passthrough_init(fs, conn);
-	if (fs->writeback_auto)
-		fs->writeback = !uf_passthrough_active(fs);
+	uf_passthrough_init(fs, conn); /* -o writeback excludes it */
 	if (fs->writeback && (conn->capable & FUSE_CAP_WRITEBACK_CACHE))
 		conn->want |= FUSE_CAP_WRITEBACK_CACHE;
 	else

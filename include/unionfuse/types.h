@@ -180,10 +180,9 @@ struct uf_fs {
 
 	GThreadPool *pool; /* worker.c: for requests that may block; NULL with -s */
 	struct uf_passthrough *pt; /* passthrough.c; NULL when not in use */
-	/* The kernel's writeback cache: -o writeback, or by default (auto) a
-	 * -o tmpupper union that gets no passthrough (libfuse < 3.18, not
-	 * root): without either, every write() is a round trip. */
-	bool writeback, writeback_auto;
+	/* The kernel's writeback cache (-o writeback): write errors then show
+	 * at close() or fsync(), not at the write() (docs/design.md). */
+	bool writeback;
 	/* FUSE_HANDLE_KILLPRIV_V2: asked for (-o killpriv=on), then whether the
 	 * kernel agreed. Writes then carry the killing of setuid/setgid to us
 	 * (file.c), and the kernel stops asking for security.capability

@@ -395,7 +395,7 @@ START_TEST(test_params_parse)
 		check_flag(care, t->flags, F_DEBUG, c.debug, "debug", what);
 		check_flag(care, t->flags, F_SINGLE, c.single_thread, "single_thread", what);
 		check_flag(care, t->flags, F_USERXATTR, c.userxattr, "userxattr", what);
-		check_flag(care, t->flags, F_WRITEBACK, c.writeback > 0, "writeback", what);
+		check_flag(care, t->flags, F_WRITEBACK, c.writeback, "writeback", what);
 		if (!info) {
 			check_flag(care, t->flags, F_UPPER, c.has_upper, "has_upper", what);
 			check_flag(care, t->flags, F_RO, c.read_only, "read_only", what);
@@ -526,8 +526,7 @@ END_TEST
 
 /* Options whose default is neither given value, and where the last one
  * given wins: -o index=on|off, off by default as the kernel's (its upper
- * then mounts anywhere); -o [no]writeback, auto (-1) by default: super.c
- * decides once it knows whether passthrough is to be had; -o spin=, 50 us
+ * then mounts anywhere); -o [no]writeback, off by default; -o spin=, 50 us
  * by default (io.c). Bad spin values are refused. */
 START_TEST(test_params_defaults)
 {
@@ -535,16 +534,16 @@ START_TEST(test_params_defaults)
 		const char *opts;
 		int index, writeback, spin;
 	} t[] = {
-		{ "rw", 0, -1, UF_SPIN_DEFAULT_US },
-		{ "index=on", 1, -1, 50 },
-		{ "index=on,index=off", 0, -1, 50 },
-		{ "index=off,index=on", 1, -1, 50 },
+		{ "rw", 0, 0, UF_SPIN_DEFAULT_US },
+		{ "index=on", 1, 0, 50 },
+		{ "index=on,index=off", 0, 0, 50 },
+		{ "index=off,index=on", 1, 0, 50 },
 		{ "writeback", 0, 1, 50 },
 		{ "nowriteback", 0, 0, 50 },
 		{ "writeback=0,writeback", 0, 1, 50 },
 		{ "writeback,nowriteback", 0, 0, 50 },
-		{ "spin=0", 0, -1, 0 },
-		{ "spin=200,spin=10000", 0, -1, 10000 },
+		{ "spin=0", 0, 0, 0 },
+		{ "spin=200,spin=10000", 0, 0, 10000 },
 	};
 
 	for (size_t i = 0; i < G_N_ELEMENTS(t); i++) {
