@@ -254,7 +254,7 @@ mcheck "alice writes it again" alice write3 d4777 - "777 0:0 nocap"
 uf_umount "$FM"
 umount "$KM"
 
-# The writeback cache (the default of -o tmpupper without passthrough):
+# The writeback cache (-o writeback, for many small writes on libfuse 3.14):
 # writes go to the page cache; only the ones that have something to kill
 # are sent through to the daemon at once (FUSE_WRITE_KILL_SUIDGID).
 uf_log "write() with the writeback cache (-o writeback)"
