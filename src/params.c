@@ -272,34 +272,8 @@ static void take_path_opts(int argc, char **argv, struct parse_state *s, GPtrArr
 	}
 }
 
-int uf_params_split(const char *spec, GPtrArray **ret_parts, char **reterr_msg)
-{
-	g_autoptr(GPtrArray) parts = g_ptr_array_new_with_free_func(g_free);
-	g_autoptr(GString) cur = g_string_new(NULL);
-
-	for (const char *p = spec;; p++) {
-		if (*p == '\\' && (p[1] == ':' || p[1] == '\\' || p[1] == ',')) {
-			g_string_append_c(cur, *++p);
-			continue;
-		}
-		if (*p != ':' && *p != '\0') {
-			g_string_append_c(cur, *p);
-			continue;
-		}
-		if (cur->len == 0) {
-			*reterr_msg = g_strdup_printf("empty branch in '%s'", spec);
-			return -EINVAL;
-		}
-		g_ptr_array_add(parts, g_strdup(cur->str));
-		g_string_truncate(cur, 0);
-		if (*p == '\0')
-			break;
-	}
-	*ret_parts = g_steal_pointer(&parts);
-	return 0;
-}
-
-/* As uf_params_split(), keeping empty parts (a "::" gives one). */
+/* Split @spec at each ':' not escaped by a backslash, keeping empty parts
+ * (a "::" gives one). */
 static GPtrArray *split_keep_empty(const char *spec)
 {
 	GPtrArray *parts = g_ptr_array_new_with_free_func(g_free);
@@ -320,6 +294,19 @@ static GPtrArray *split_keep_empty(const char *spec)
 			break;
 	}
 	return parts;
+}
+
+int uf_params_split(const char *spec, GPtrArray **ret_parts, char **reterr_msg)
+{
+	g_autoptr(GPtrArray) parts = split_keep_empty(spec);
+
+	for (unsigned i = 0; i < parts->len; i++)
+		if (!*(const char *)parts->pdata[i]) {
+			*reterr_msg = g_strdup_printf("empty branch in '%s'", spec);
+			return -EINVAL;
+		}
+	*ret_parts = g_steal_pointer(&parts);
+	return 0;
 }
 
 int uf_params_split_layers(const char *spec, bool bottom_first, GPtrArray **ret_parts,
