@@ -343,12 +343,10 @@ void uf_ll_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_POSIX_ACL;
 		fs->posix_acl = true;
 	}
-	uf_passthrough_init(fs, conn); /* -o writeback excludes it */
 	if (fs->writeback && (conn->capable & FUSE_CAP_WRITEBACK_CACHE))
 		conn->want |= FUSE_CAP_WRITEBACK_CACHE;
 	else
 		fs->writeback = false;
-	uf_debug("writeback cache: %s", fs->writeback ? "on" : "off");
 	/* Let the kernel clear setuid/setgid itself: it then sends the new mode
 	 * with the chown or write, instead of dropping its cached attributes
 	 * after every chown (one more round trip per file in tar -x). */
@@ -359,6 +357,7 @@ void uf_ll_init(void *userdata, struct fuse_conn_info *conn)
 		 fuse_pkgversion());
 	uf_killpriv_init(fs, conn);
 	uf_uring_init(fs, conn);
+	uf_passthrough_init(fs, conn);
 #ifdef UF_HAVE_LL_TMPFILE
 	uf_debug("O_TMPFILE: through the union (tmpfile.c)");
 #else
